@@ -1,0 +1,20 @@
+"""tinygrad_cnn: a PyTorch-like deep-learning library for CNNs with every gradient hand-written.
+
+    import tinygrad_cnn as tc
+    x = tc.randn(8, 3, 32, 32, requires_grad=True)
+"""
+from .backend import manual_seed, gpu_available
+from .errors import ShapeError, DeviceError
+from .autograd import no_grad, enable_grad, is_grad_enabled, Function
+from .tensor import (Tensor, tensor, zeros, ones, full, randn, rand, arange, zeros_like, ones_like,
+                     float16, float32, float64, int32, int64, uint8, bool_)
+from .ops.elementwise import (add, sub, mul, div, neg, pow, exp, log, sqrt, abs, relu, sigmoid, tanh,
+                              maximum, minimum, clip, clamp, where)
+from .ops.reduce import sum, mean, max, min, amax, amin, var, std, argmax, argmin
+from .ops.movement import (reshape, permute, transpose, flatten, squeeze, unsqueeze, broadcast_to, cat,
+                           concatenate, concat, stack, pad)
+from .ops.matmul import matmul
+from .gradcheck import gradcheck, GradcheckError
+from . import nn
+
+__version__ = "0.1.0"

@@ -1,0 +1,260 @@
+"""The autodiff engine: Function (a primitive op), its context, the recorded graph and backward.
+
+A primitive op subclasses Function and defines two static methods on raw arrays
+(numpy or cupy):
+
+    forward(ctx, *arrays, **params) -> array
+    backward(ctx, grad_output) -> one gradient per array input (None where not needed)
+
+`Function.apply(*tensors, **params)` runs forward and, when gradients are on and some
+input requires them, records a Node linking the output to its inputs. `backward()` walks
+those nodes in decreasing generation order (a heap, as in Chainer): iterative, so graphs of
+any depth work, and each node runs only after every consumer of its output has added its
+gradient. Broadcasting is undone here, once, for every op: an op may return a gradient
+of the broadcast shape and the engine sums it down to the input's shape.
+"""
+import heapq
+import itertools
+import threading
+import weakref
+
+from .backend import array_module, device_of
+from .errors import DeviceError, ShapeError
+
+# ---------------------------------------------------------------- grad mode
+_grad_mode = threading.local()
+
+
+def is_grad_enabled():
+    """True unless inside `no_grad()` (grad mode is per thread, as in PyTorch)."""
+    return getattr(_grad_mode, "enabled", True)
+
+
+class _GradMode:
+    """Context manager / decorator setting grad mode for its block."""
+
+    def __init__(self, enabled):
+        self.enabled = enabled
+
+    def __enter__(self):
+        self.previous = is_grad_enabled()
+        _grad_mode.enabled = self.enabled
+        return self
+
+    def __exit__(self, *exc):
+        _grad_mode.enabled = self.previous
+        return False
+
+    def __call__(self, fn):
+        def wrapper(*args, **kwargs):
+            with _GradMode(self.enabled):
+                return fn(*args, **kwargs)
+        wrapper.__name__ = getattr(fn, "__name__", "wrapper")
+        wrapper.__doc__ = getattr(fn, "__doc__", None)
+        return wrapper
+
+
+def no_grad():
+    """Context manager (or decorator) under which ops record nothing: `with tc.no_grad(): ...`."""
+    return _GradMode(False)
+
+
+def enable_grad():
+    """Context manager (or decorator) turning recording back on inside a no_grad block."""
+    return _GradMode(True)
+
+
+# ---------------------------------------------------------------- context and graph node
+class Context:
+    """Per-call scratch space of an op: what forward keeps for backward.
+
+    `save_for_backward(*arrays)` is the way to keep arrays; backward reads them from
+    `saved_tensors`. `needs_input_grad[i]` says whether input i wants a gradient, so
+    backward can skip work nobody needs. Ops may also set small non-array attributes
+    (shapes, flags) directly on ctx.
+    """
+
+    def __init__(self, needs_input_grad):
+        self.needs_input_grad = needs_input_grad
+        self.saved_tensors = ()
+
+    def save_for_backward(self, *arrays):
+        self.saved_tensors = arrays
+
+
+class Node:
+    """One recorded application of a Function: the edge from an output to its inputs."""
+
+    __slots__ = ("function", "ctx", "inputs", "generation", "output_ref", "__weakref__")
+
+    def __init__(self, function, ctx, inputs, output):
+        self.function = function
+        self.ctx = ctx
+        self.inputs = inputs  # the input Tensors (None for absent optional inputs)
+        self.generation = 1 + max((t._node.generation for t in inputs
+                                   if t is not None and t._node is not None), default=0)
+        self.output_ref = weakref.ref(output)
+
+    @property
+    def name(self):
+        return self.function.op_name()
+
+    def release(self):
+        """Drop saved buffers and input references (after backward without retain_graph)."""
+        self.ctx = None
+        self.inputs = None
+
+
+class Function:
+    """Base class of primitive ops. Subclasses define static `forward` and `backward`."""
+
+    name = None  # the op's name in error messages; defaults to the class name in lower case
+
+    @classmethod
+    def op_name(cls):
+        return cls.name or cls.__name__.lower()
+
+    @staticmethod
+    def forward(ctx, *arrays, **params):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs, **params):
+        """Run the op on Tensors (None allowed for optional inputs) and record it for backward."""
+        from .tensor import Tensor  # noqa: PLC0415 (tensor.py imports this module)
+
+        arrays = [t.data if t is not None else None for t in inputs]
+        device = _common_device(cls, inputs)
+        record = is_grad_enabled() and any(t is not None and t.requires_grad for t in inputs)
+        if record:
+            needs = tuple(t is not None and t.requires_grad for t in inputs)
+        else:
+            needs = (False,) * len(inputs)
+        ctx = Context(needs)
+        out = cls.forward(ctx, *arrays, **params)
+        result = Tensor._wrap(out, device)
+        if record:
+            result.requires_grad = True
+            result._node = Node(cls, ctx, inputs, result)
+        return result
+
+
+def _common_device(function, inputs):
+    """The one device of all inputs; DeviceError naming the op when they differ."""
+    devices = {t.device for t in inputs if t is not None}
+    if len(devices) > 1:
+        raise DeviceError(f"{function.op_name()}: expected all tensors on the same device, "
+                          f"got {', '.join(sorted(devices))}")
+    return devices.pop() if devices else "cpu"
+
+
+# ---------------------------------------------------------------- backward pass
+def sum_to_shape(grad, shape):
+    """Sum `grad` over the axes that broadcasting expanded, giving an array of `shape`."""
+    if grad.shape == tuple(shape):
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra < 0:
+        raise ShapeError(f"cannot sum gradient of shape {grad.shape} down to shape {tuple(shape)}")
+    axes = tuple(range(extra)) + tuple(
+        i + extra for i, size in enumerate(shape) if size == 1 and grad.shape[i + extra] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    if extra:
+        grad = grad.reshape(grad.shape[extra:])
+    if grad.shape != tuple(shape):
+        raise ShapeError(f"cannot sum gradient of shape {grad.shape} down to shape {tuple(shape)}")
+    return grad
+
+
+class _GradStore:
+    """Writes gradients into `.grad`, copying any array that might be shared.
+
+    An op's backward may hand the same array to several inputs (add returns its incoming
+    gradient twice) or return a view. `.grad` arrays are accumulated in place later, so each
+    must own its memory: the first array stored is copied when it is a view or was handed
+    out already.
+    """
+
+    def __init__(self):
+        self.handed_out = set()
+
+    def accumulate(self, tensor, grad):
+        from .tensor import Tensor  # noqa: PLC0415
+
+        if grad.dtype != tensor.dtype:
+            grad = grad.astype(tensor.dtype)
+        elif grad.base is not None or id(grad) in self.handed_out:
+            grad = grad.copy()
+        if tensor.grad is None:
+            self.handed_out.add(id(grad))
+            tensor.grad = Tensor._wrap(grad, tensor.device)
+        else:
+            tensor.grad.data += grad
+
+
+def run_backward(root, grad=None, retain_graph=False):
+    """Backpropagate from tensor `root`, accumulating into `.grad` of leaves (and retained tensors).
+
+    `grad` is d(objective)/d(root); it may be omitted only when root holds one element.
+    """
+    if not root.requires_grad:
+        raise RuntimeError(f"backward: tensor of shape {root.shape} does not require grad "
+                           "and has no graph (was it computed under no_grad, or from tensors "
+                           "without requires_grad=True?)")
+    xp = array_module(root.data)
+    if grad is None:
+        if root.data.size != 1:
+            raise RuntimeError(f"backward: grad can be implicitly created only for scalar outputs; "
+                               f"got a tensor of shape {root.shape}: pass grad= of that shape")
+        grad = xp.ones_like(root.data)
+    else:
+        grad = getattr(grad, "data", grad)
+        grad = xp.asarray(grad, dtype=root.dtype)
+        if grad.shape != root.shape:
+            raise ShapeError(f"backward: grad of shape {grad.shape} does not match the tensor's shape {root.shape}")
+
+    store = _GradStore()
+    store.handed_out.add(id(grad))  # the caller's array: never store it as-is
+    if root._node is None:  # a leaf: its gradient is the seed itself
+        store.accumulate(root, grad)
+        return
+
+    grads = {root._node: grad}
+    order = itertools.count()
+    heap = [(-root._node.generation, next(order), root._node)]
+    while heap:
+        _, _, node = heapq.heappop(heap)
+        grad_out = grads.pop(node)
+        if node.ctx is None:
+            raise RuntimeError(f"backward: trying to backward through op '{node.name}' a second time "
+                               "(its saved buffers were freed); pass retain_graph=True to the first backward")
+        output = node.output_ref()
+        if output is not None and output._retains_grad:
+            store.accumulate(output, grad_out)
+
+        input_grads = node.function.backward(node.ctx, grad_out)
+        if not isinstance(input_grads, tuple):
+            input_grads = (input_grads,)
+        if len(input_grads) != len(node.inputs):
+            raise RuntimeError(f"backward of op '{node.name}' returned {len(input_grads)} gradients "
+                               f"for {len(node.inputs)} inputs")
+        for tensor, g in zip(node.inputs, input_grads):
+            if g is None or tensor is None or not tensor.requires_grad:
+                continue
+            g = sum_to_shape(g, tensor.shape)
+            parent = tensor._node
+            if parent is None:
+                store.accumulate(tensor, g)
+            elif parent in grads:
+                grads[parent] = grads[parent] + g
+            else:
+                grads[parent] = g
+                heapq.heappush(heap, (-parent.generation, next(order), parent))
+        del grad_out, input_grads
+        if not retain_graph:
+            node.release()

@@ -1,0 +1,14 @@
+"""Exception types shared by the whole library.
+
+PyTorch raises RuntimeError for shape mismatches, while Python code conventionally
+raises ValueError. ShapeError derives from both, so `except ValueError` and
+`except RuntimeError` (as in code ported from PyTorch) both catch it.
+"""
+
+
+class ShapeError(ValueError, RuntimeError):
+    """Raised when an op receives tensors whose shapes do not fit together."""
+
+
+class DeviceError(RuntimeError):
+    """Raised when a device is unavailable or tensors on different devices meet in one op."""

@@ -1,0 +1,175 @@
+"""Convolutions by im2col and one (batched over groups) GEMM per call.
+
+Layout: the input is read through its channels-last view x.transpose(0, 2, 3, 1), the
+windows are a strided view of it, shape (N, Ho, Wo, kh, kw, C), and copying that view into
+the matrix `cols` (N*Ho*Wo, kh*kw*C) is the im2col. Each row of cols is then a run of kw*C
+consecutive floats of the padded input, so the copy streams through memory, and
+
+    out (N*Ho*Wo, O) = cols @ wmat,   wmat = weight laid out as (kh*kw*C, O),
+
+is already channels-last: the result is returned as an (N, O, Ho, Wo) view of it, without a
+transposing copy. The next conv, pool or batch norm reads that layout just as cheaply.
+
+Backward: weight gradient = cols.T @ g (one GEMM); input gradient = g @ wmat.T followed by
+col2im, a loop over the kh*kw kernel positions adding each slab into the padded input
+gradient (no atomics, so deterministic; no loop over the batch or output positions).
+Groups become a batch axis of the GEMMs.
+"""
+from .. import backend
+from ..autograd import Function
+from ..backend import array_module
+from ..errors import ShapeError
+from .common import require_float, same_dtype
+
+
+class Conv2d(Function):
+    """out[n, o] = sum_c,i,j x_padded[n, c, h*sh + i*dh, w*sw + j*dw] * weight[o, c, i, j] + bias[o]."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, stride, padding, dilation, groups):
+        xp = array_module(x)
+        n, c, h, w = x.shape
+        o, cg, kh, kw = weight.shape
+        (sh, sw), ((pt, pb), (pl, pr)), (dh, dw) = stride, padding, dilation
+        g, og = groups, o // groups
+        hp, wp = h + pt + pb, w + pl + pr
+        ho, wo = (hp - dh * (kh - 1) - 1) // sh + 1, (wp - dw * (kw - 1) - 1) // sw + 1
+        m, k = n * ho * wo, kh * kw * cg
+
+        x_nhwc = x.transpose(0, 2, 3, 1)
+        if pt or pb or pl or pr:
+            padded = xp.zeros((n, hp, wp, c), dtype=x.dtype)
+            padded[:, pt:pt + h, pl:pl + w, :] = x_nhwc
+        else:
+            padded = x_nhwc
+        s_n, s_h, s_w, s_c = padded.strides
+        windows = backend.as_strided(padded, (n, ho, wo, kh, kw, g, cg),
+                                     (s_n, s_h * sh, s_w * sw, s_h * dh, s_w * dw, s_c * cg, s_c))
+        # im2col: (G, N*Ho*Wo, kh*kw*Cg); for groups=1 the leading axis has length 1 and costs nothing
+        cols = windows.transpose(5, 0, 1, 2, 3, 4, 6).reshape(g, m, k)
+        wmat = weight.reshape(g, og, cg, kh, kw).transpose(0, 3, 4, 2, 1).reshape(g, k, og)
+        out = (cols @ wmat).transpose(1, 0, 2).reshape(m, o)
+        if bias is not None:
+            out += bias
+
+        ctx.geometry = (x.shape, weight.shape, stride, padding, dilation, groups, ho, wo)
+        ctx.save_for_backward(cols if ctx.needs_input_grad[1] else None,
+                              wmat if ctx.needs_input_grad[0] else None)
+        return out.reshape(n, ho, wo, o).transpose(0, 3, 1, 2)
+
+    @staticmethod
+    def backward(ctx, grad):
+        cols, wmat = ctx.saved_tensors
+        (n, c, h, w), (o, cg, kh, kw), (sh, sw), ((pt, pb), (pl, pr)), (dh, dw), g, ho, wo = ctx.geometry
+        og, m = o // g, n * ho * wo
+        xp = array_module(grad)
+        # (G, N*Ho*Wo, O/G): rows of the channels-last gradient, split by group
+        g_rows = grad.transpose(0, 2, 3, 1).reshape(m, g, og).transpose(1, 0, 2)
+
+        grad_x = grad_w = grad_b = None
+        if ctx.needs_input_grad[1]:
+            gw = cols.transpose(0, 2, 1) @ g_rows  # (G, kh*kw*Cg, O/G)
+            grad_w = gw.reshape(g, kh, kw, cg, og).transpose(0, 4, 3, 1, 2).reshape(o, cg, kh, kw)
+        if ctx.needs_input_grad[2]:
+            grad_b = grad.sum(axis=(0, 2, 3))
+        if ctx.needs_input_grad[0]:
+            gcols = (g_rows @ wmat.transpose(0, 2, 1)).reshape(g, n, ho, wo, kh, kw, cg)
+            hp, wp = h + pt + pb, w + pl + pr
+            gpad = xp.zeros((n, hp, wp, g, cg), dtype=grad.dtype)
+            for i in range(kh):  # col2im: each kernel position adds one strided slab
+                rows = slice(i * dh, i * dh + sh * (ho - 1) + 1, sh)
+                for j in range(kw):
+                    cols_j = slice(j * dw, j * dw + sw * (wo - 1) + 1, sw)
+                    gpad[:, rows, cols_j] += gcols[:, :, :, :, i, j, :].transpose(1, 2, 3, 0, 4)
+            grad_x = gpad[:, pt:pt + h, pl:pl + w].reshape(n, h, w, c).transpose(0, 3, 1, 2)
+        return grad_x, grad_w, grad_b
+
+
+# ---------------------------------------------------------------- argument handling
+def _pair(value, name, op):
+    if isinstance(value, int):
+        return (value, value)
+    value = tuple(value)
+    if len(value) != 2 or not all(isinstance(v, int) for v in value):
+        raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value}")
+    return value
+
+
+def _padding_pairs(padding, kernel, dilation, stride, op):
+    """((top, bottom), (left, right)) from an int, a pair, "same" or "valid"."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0), (0, 0))
+        if padding == "same":
+            if stride != (1, 1):
+                raise ValueError(f"{op}: padding='same' is not supported for strided convolutions (stride={stride})")
+            pairs = []
+            for k, d in zip(kernel, dilation):
+                total = d * (k - 1)
+                pairs.append((total // 2, total - total // 2))  # the odd extra goes after, as in PyTorch
+            return tuple(pairs)
+        raise ValueError(f"{op}: padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
+    ph, pw = _pair(padding, "padding", op)
+    if ph < 0 or pw < 0:
+        raise ValueError(f"{op}: padding must be non-negative, got {padding}")
+    return ((ph, ph), (pw, pw))
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002
+    """2-D convolution (cross-correlation), as torch.nn.functional.conv2d.
+
+    input (N, C, H, W), weight (O, C/groups, kh, kw), bias (O,) or None -> (N, O, Ho, Wo).
+    padding: int, (ph, pw), "same" (stride 1) or "valid".
+    """
+    op = "conv2d"
+    x = input
+    require_float(op, x, weight, bias)
+    same_dtype(op, x, weight, bias)
+    if x.ndim != 4:
+        raise ShapeError(f"{op}: expected input of shape (N, C, H, W), got {x.shape}")
+    if weight.ndim != 4:
+        raise ShapeError(f"{op}: expected weight of shape (out_channels, in_channels/groups, kh, kw), got {weight.shape}")
+    stride, dilation = _pair(stride, "stride", op), _pair(dilation, "dilation", op)
+    if min(stride) < 1 or min(dilation) < 1 or groups < 1:
+        raise ValueError(f"{op}: stride {stride}, dilation {dilation} and groups {groups} must be positive")
+    o, cg, kh, kw = weight.shape
+    if x.shape[1] != cg * groups:
+        raise ShapeError(f"{op}: input of shape {x.shape} has {x.shape[1]} channels, but weight of shape "
+                         f"{weight.shape} with groups={groups} expects {cg * groups}")
+    if o % groups:
+        raise ShapeError(f"{op}: out_channels {o} (weight shape {weight.shape}) is not divisible by groups={groups}")
+    if bias is not None and bias.shape != (o,):
+        raise ShapeError(f"{op}: bias of shape {bias.shape} does not fit weight of shape {weight.shape}")
+    padding = _padding_pairs(padding, (kh, kw), dilation, stride, op)
+    hp = x.shape[2] + sum(padding[0])
+    wp = x.shape[3] + sum(padding[1])
+    if hp < dilation[0] * (kh - 1) + 1 or wp < dilation[1] * (kw - 1) + 1:
+        raise ShapeError(f"{op}: kernel ({kh}, {kw}) with dilation {dilation} is larger than the padded "
+                         f"input ({hp}, {wp}) of input shape {x.shape}")
+    return Conv2d.apply(x, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002
+    """1-D convolution, as torch.nn.functional.conv1d: input (N, C, L), weight (O, C/groups, k)
+    -> (N, O, Lo); padding int, "same" or "valid". Runs as conv2d on a height-1 image."""
+    op = "conv1d"
+    if input.ndim != 3:
+        raise ShapeError(f"{op}: expected input of shape (N, C, L), got {input.shape}")
+    if weight.ndim != 3:
+        raise ShapeError(f"{op}: expected weight of shape (out_channels, in_channels/groups, k), got {weight.shape}")
+    if input.shape[1] != weight.shape[1] * groups:
+        raise ShapeError(f"{op}: input of shape {input.shape} has {input.shape[1]} channels, but weight of shape "
+                         f"{weight.shape} with groups={groups} expects {weight.shape[1] * groups}")
+    as_int = lambda v, name: v if isinstance(v, int) else _single(v, name, op)  # noqa: E731
+    if not isinstance(padding, str):
+        padding = (0, as_int(padding, "padding"))
+    out = conv2d(input.unsqueeze(2), weight.unsqueeze(2), bias, stride=(1, as_int(stride, "stride")),
+                 padding=padding, dilation=(1, as_int(dilation, "dilation")), groups=groups)
+    return out.squeeze(2)
+
+
+def _single(value, name, op):
+    value = tuple(value)
+    if len(value) != 1 or not isinstance(value[0], int):
+        raise ValueError(f"{op}: {name} must be an int, got {value}")
+    return value[0]

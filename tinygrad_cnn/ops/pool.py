@@ -1,0 +1,152 @@
+"""Pooling: max_pool2d, avg_pool2d, adaptive_avg_pool2d.
+
+The windows are a strided view (N, C, Ho, Wo, kh, kw) of the (padded) input, so forward is a
+single reduction over the last two axes with no copy. Backward adds each kernel position's
+share into a strided slab of the input gradient, a loop over the kh*kw positions only.
+"""
+from .. import backend
+from ..autograd import Function
+from ..backend import array_module
+from ..errors import ShapeError
+from .common import require_float
+from .conv import _pair
+from .reduce import mean
+
+
+def _windows(x, kernel, stride):
+    """Strided view (N, C, Ho, Wo, kh, kw) of the windows of x (N, C, H, W)."""
+    n, c, h, w = x.shape
+    (kh, kw), (sh, sw) = kernel, stride
+    ho, wo = (h - kh) // sh + 1, (w - kw) // sw + 1
+    s_n, s_c, s_h, s_w = x.strides
+    return backend.as_strided(x, (n, c, ho, wo, kh, kw), (s_n, s_c, s_h * sh, s_w * sw, s_h, s_w))
+
+
+def _pad(x, padding, fill):
+    """x (N, C, H, W) padded by (ph, pw) on each side with `fill` (x itself when no padding)."""
+    ph, pw = padding
+    if not ph and not pw:
+        return x
+    xp = array_module(x)
+    n, c, h, w = x.shape
+    padded = xp.full((n, c, h + 2 * ph, w + 2 * pw), fill, dtype=x.dtype)
+    padded[:, :, ph:ph + h, pw:pw + w] = x
+    return padded
+
+
+def _slab(array, i, j, stride, out_hw):
+    """The elements of `array` (N, C, Hp, Wp) that kernel position (i, j) touches, (N, C, Ho, Wo)."""
+    (sh, sw), (ho, wo) = stride, out_hw
+    return array[:, :, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw]
+
+
+class MaxPool2d(Function):
+    """Max over each window; padding counts as -inf. The gradient of each output goes to the
+    first maximal position of its window in row-major order (as PyTorch)."""
+
+    name = "max_pool2d"
+
+    @staticmethod
+    def forward(ctx, x, kernel, stride, padding):
+        xp = array_module(x)
+        padded = _pad(x, padding, -xp.inf)
+        out = _windows(padded, kernel, stride).max(axis=(4, 5))
+        ctx.geometry = (x.shape, kernel, stride, padding)
+        ctx.save_for_backward(padded, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        padded, out = ctx.saved_tensors
+        (n, c, h, w), (kh, kw), stride, (ph, pw) = ctx.geometry
+        xp = array_module(g)
+        grad = xp.zeros(padded.shape, dtype=g.dtype)
+        taken = xp.zeros(out.shape, dtype=bool)  # windows whose maximum already got the gradient
+        for i in range(kh):
+            for j in range(kw):
+                hit = _slab(padded, i, j, stride, out.shape[2:]) == out
+                hit &= ~taken
+                taken |= hit
+                _slab(grad, i, j, stride, out.shape[2:])[...] += g * hit
+        return grad[:, :, ph:ph + h, pw:pw + w]
+
+
+class AvgPool2d(Function):
+    """Mean over each window; zero padding is counted in the divisor unless count_include_pad=False."""
+
+    name = "avg_pool2d"
+
+    @staticmethod
+    def forward(ctx, x, kernel, stride, padding, count_include_pad):
+        xp = array_module(x)
+        padded = _pad(x, padding, 0)
+        out = _windows(padded, kernel, stride).sum(axis=(4, 5))
+        if count_include_pad or padding == (0, 0):
+            divisor = xp.asarray(kernel[0] * kernel[1], dtype=x.dtype)
+        else:  # per output position: how many of its window's elements are real input
+            ones = _pad(xp.ones((1, 1) + x.shape[2:], dtype=x.dtype), padding, 0)
+            divisor = _windows(ones, kernel, stride).sum(axis=(4, 5))[0, 0]
+        out /= divisor
+        ctx.geometry = (x.shape, kernel, stride, padding)
+        ctx.save_for_backward(divisor)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (divisor,) = ctx.saved_tensors
+        (n, c, h, w), (kh, kw), stride, (ph, pw) = ctx.geometry
+        xp = array_module(g)
+        share = g / divisor
+        grad = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=g.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                _slab(grad, i, j, stride, g.shape[2:])[...] += share
+        return grad[:, :, ph:ph + h, pw:pw + w]
+
+
+def _pool_args(op, x, kernel_size, stride, padding):
+    require_float(op, x)
+    if x.ndim != 4:
+        raise ShapeError(f"{op}: expected input of shape (N, C, H, W), got {x.shape}")
+    kernel = _pair(kernel_size, "kernel_size", op)
+    stride = kernel if stride is None else _pair(stride, "stride", op)
+    padding = _pair(padding, "padding", op)
+    if min(kernel) < 1 or min(stride) < 1 or min(padding) < 0:
+        raise ValueError(f"{op}: kernel_size {kernel} and stride {stride} must be positive, padding {padding} non-negative")
+    if padding[0] * 2 > kernel[0] or padding[1] * 2 > kernel[1]:
+        raise ValueError(f"{op}: padding {padding} should be at most half of kernel_size {kernel}")
+    hp, wp = x.shape[2] + 2 * padding[0], x.shape[3] + 2 * padding[1]
+    if hp < kernel[0] or wp < kernel[1]:
+        raise ShapeError(f"{op}: kernel_size {kernel} is larger than the padded input ({hp}, {wp}) "
+                         f"of input shape {x.shape}")
+    return kernel, stride, padding
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0):  # noqa: A002
+    """Max pooling as torch.nn.functional.max_pool2d: (N, C, H, W) -> (N, C, Ho, Wo); stride
+    defaults to kernel_size; padding counts as -inf."""
+    kernel, stride, padding = _pool_args("max_pool2d", input, kernel_size, stride, padding)
+    return MaxPool2d.apply(input, kernel=kernel, stride=stride, padding=padding)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, count_include_pad=True):  # noqa: A002
+    """Average pooling as torch.nn.functional.avg_pool2d (ceil_mode=False)."""
+    kernel, stride, padding = _pool_args("avg_pool2d", input, kernel_size, stride, padding)
+    return AvgPool2d.apply(input, kernel=kernel, stride=stride, padding=padding,
+                           count_include_pad=count_include_pad)
+
+
+def adaptive_avg_pool2d(input, output_size):  # noqa: A002
+    """Average pooling to a fixed output size. 1 (global average pooling) gives (N, C, 1, 1);
+    other sizes must divide the input size evenly."""
+    op = "adaptive_avg_pool2d"
+    if input.ndim != 4:
+        raise ShapeError(f"{op}: expected input of shape (N, C, H, W), got {input.shape}")
+    oh, ow = _pair(output_size, "output_size", op)
+    h, w = input.shape[2:]
+    if (oh, ow) == (1, 1):
+        return mean(input, (2, 3), keepdim=True)
+    if oh < 1 or ow < 1 or h % oh or w % ow:
+        raise NotImplementedError(f"{op}: output size {(oh, ow)} must divide the input size {(h, w)} "
+                                  "evenly (or be 1)")
+    return avg_pool2d(input, (h // oh, w // ow))

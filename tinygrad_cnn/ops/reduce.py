@@ -1,0 +1,196 @@
+"""Reductions: sum, mean, max/min (and amax/amin), var, argmax/argmin.
+
+Axes may be given PyTorch's way (`dim`, `keepdim`) or NumPy's (`axis`, `keepdims`); an int or a
+tuple. Backward broadcasts the incoming gradient back over the reduced axes.
+"""
+import builtins
+from collections import namedtuple
+
+import numpy as np
+
+from ..autograd import Function
+from ..backend import array_module
+from ..tensor import Tensor
+from .common import reduction_axes, require_float
+
+MaxResult = namedtuple("MaxResult", ["values", "indices"])
+
+
+def _keepdims_shape(in_shape, axes):
+    """The shape of a reduction over `axes` with keepdims=True."""
+    if axes is None:
+        return (1,) * len(in_shape)
+    return tuple(1 if i in axes else s for i, s in enumerate(in_shape))
+
+
+def _expand_back(g, in_shape, axes):
+    """A gradient of the reduced shape broadcast back to `in_shape` (a read-only view)."""
+    return array_module(g).broadcast_to(g.reshape(_keepdims_shape(in_shape, axes)), in_shape)
+
+
+def _count(in_shape, axes):
+    n = 1
+    for i, s in enumerate(in_shape):
+        if axes is None or i in axes:
+            n *= s
+    return n
+
+
+class Sum(Function):
+    @staticmethod
+    def forward(ctx, x, axes, keepdims):
+        ctx.in_shape, ctx.axes = x.shape, axes
+        return x.sum(axis=axes, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx, g):
+        return _expand_back(g, ctx.in_shape, ctx.axes)
+
+
+class Mean(Function):
+    @staticmethod
+    def forward(ctx, x, axes, keepdims):
+        ctx.in_shape, ctx.axes = x.shape, axes
+        return x.mean(axis=axes, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx, g):
+        return _expand_back(g / _count(ctx.in_shape, ctx.axes), ctx.in_shape, ctx.axes)
+
+
+class Amax(Function):
+    """Largest value over axes; tied maxima share the gradient equally (as torch.amax)."""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdims, smallest=False):
+        out = x.min(axis=axes, keepdims=True) if smallest else x.max(axis=axes, keepdims=True)
+        ctx.axes = axes
+        ctx.save_for_backward(x, out)
+        return out if keepdims else out.reshape([s for i, s in enumerate(out.shape)
+                                                 if axes is not None and i not in axes])
+
+    @staticmethod
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        winners = x == out
+        share = g.reshape(out.shape) / winners.sum(axis=ctx.axes, keepdims=True)
+        return winners * share
+
+
+class Amin(Amax):
+    @staticmethod
+    def forward(ctx, x, axes, keepdims):
+        return Amax.forward(ctx, x, axes, keepdims, smallest=True)
+
+
+class Var(Function):
+    """Variance over axes with `correction` (1: unbiased, PyTorch's default; 0: biased)."""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdims, correction):
+        centered = x - x.mean(axis=axes, keepdims=True)
+        divisor = builtins.max(_count(x.shape, axes) - correction, 0)
+        ctx.divisor, ctx.axes = divisor, axes
+        ctx.save_for_backward(centered)
+        with np.errstate(divide="ignore", invalid="ignore"):  # divisor 0 gives inf/nan, as in PyTorch
+            return (centered * centered).sum(axis=axes, keepdims=keepdims) / x.dtype.type(divisor)
+
+    @staticmethod
+    def backward(ctx, g):
+        (centered,) = ctx.saved_tensors
+        g = _expand_back(g, centered.shape, ctx.axes)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return g * centered * (2 / centered.dtype.type(ctx.divisor))
+
+
+# ---------------------------------------------------------------- PyTorch-named functions
+def sum(x, dim=None, keepdim=False, *, axis=None, keepdims=None):  # noqa: A001
+    """Sum over `dim` (int, tuple or None for all)."""
+    axes, keepdims = reduction_axes("sum", x.ndim, dim, keepdim, axis, keepdims)
+    return Sum.apply(x, axes=axes, keepdims=keepdims)
+
+
+def mean(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Mean over `dim` (int, tuple or None for all)."""
+    require_float("mean", x)
+    axes, keepdims = reduction_axes("mean", x.ndim, dim, keepdim, axis, keepdims)
+    return Mean.apply(x, axes=axes, keepdims=keepdims)
+
+
+def amax(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Maximum values over `dim` (int, tuple or None)."""
+    axes, keepdims = reduction_axes("amax", x.ndim, dim, keepdim, axis, keepdims)
+    _check_not_empty("amax", x, axes)
+    return Amax.apply(x, axes=axes, keepdims=keepdims)
+
+
+def amin(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Minimum values over `dim` (int, tuple or None)."""
+    axes, keepdims = reduction_axes("amin", x.ndim, dim, keepdim, axis, keepdims)
+    _check_not_empty("amin", x, axes)
+    return Amin.apply(x, axes=axes, keepdims=keepdims)
+
+
+def _extreme(name, reduce_fn, arg_fn, elementwise_fn, x, dim, keepdim, axis, keepdims):
+    if isinstance(dim, Tensor):  # torch.max(a, b): elementwise
+        return elementwise_fn(x, dim)
+    values = reduce_fn(x, dim, keepdim, axis=axis, keepdims=keepdims)
+    if axis is None and isinstance(dim, int):  # PyTorch: max(dim) gives (values, indices)
+        return MaxResult(values, arg_fn(x, dim, keepdim))
+    return values
+
+
+def max(x, dim=None, keepdim=False, *, axis=None, keepdims=None):  # noqa: A001
+    """PyTorch semantics: `max()` the largest value; `max(dim: int)` a (values, indices) pair;
+    `max(other_tensor)` the elementwise maximum. A tuple `dim` or NumPy's `axis=` give values only.
+    """
+    from .elementwise import maximum  # noqa: PLC0415
+    return _extreme("max", amax, argmax, maximum, x, dim, keepdim, axis, keepdims)
+
+
+def min(x, dim=None, keepdim=False, *, axis=None, keepdims=None):  # noqa: A001
+    """Mirror of `max` for the smallest values."""
+    from .elementwise import minimum  # noqa: PLC0415
+    return _extreme("min", amin, argmin, minimum, x, dim, keepdim, axis, keepdims)
+
+
+def var(x, dim=None, keepdim=False, *, correction=1, unbiased=None, axis=None, keepdims=None, ddof=None):
+    """Variance over `dim`. `correction` (or NumPy's `ddof`, or `unbiased=False` for 0) is
+    subtracted from the count: 1 by default, as in PyTorch."""
+    require_float("var", x)
+    axes, keepdims = reduction_axes("var", x.ndim, dim, keepdim, axis, keepdims)
+    if ddof is not None:
+        correction = ddof
+    if unbiased is not None:
+        correction = 1 if unbiased else 0
+    return Var.apply(x, axes=axes, keepdims=keepdims, correction=correction)
+
+
+def std(x, dim=None, keepdim=False, **kwargs):
+    """Standard deviation: sqrt(var(...)), same arguments as var."""
+    return var(x, dim, keepdim, **kwargs).sqrt()
+
+
+def _arg_reduce(name, x, dim, keepdim, axis, keepdims, largest):
+    axes, keepdims = reduction_axes(name, x.ndim, dim, keepdim, axis, keepdims)
+    if axes is not None and len(axes) != 1:
+        raise ValueError(f"{name}: takes one dimension, got {dim if dim is not None else axis}")
+    _check_not_empty(name, x, axes)
+    fn = x.data.argmax if largest else x.data.argmin
+    out = fn(axis=None if axes is None else axes[0], keepdims=keepdims)
+    return Tensor._wrap(out.astype("int64", copy=False), x.device)
+
+
+def argmax(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Index of the largest value (int64, no gradient); over the flattened tensor when dim is None."""
+    return _arg_reduce("argmax", x, dim, keepdim, axis, keepdims, largest=True)
+
+
+def argmin(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Index of the smallest value (int64, no gradient); over the flattened tensor when dim is None."""
+    return _arg_reduce("argmin", x, dim, keepdim, axis, keepdims, largest=False)
+
+
+def _check_not_empty(name, x, axes):
+    if x.data.size == 0:
+        raise ValueError(f"{name}: cannot reduce an empty tensor of shape {x.shape}")

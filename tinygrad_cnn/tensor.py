@@ -1,0 +1,520 @@
+"""Tensor: an array (numpy or cupy) plus the graph node that produced it.
+
+Operators and methods only call ops from `tinygrad_cnn.ops`; all differentiation lives there
+and in the engine (`autograd.py`).
+"""
+import numpy as np
+
+from . import backend
+from .autograd import is_grad_enabled, run_backward
+
+float32 = np.dtype("float32")
+float64 = np.dtype("float64")
+float16 = np.dtype("float16")
+int32 = np.dtype("int32")
+int64 = np.dtype("int64")
+uint8 = np.dtype("uint8")
+bool_ = np.dtype("bool")
+_DEFAULT_FLOAT = float32
+
+
+def resolve_dtype(dtype):
+    """A numpy dtype from None (returns None), a numpy dtype/type or a name like "float32"."""
+    if dtype is None:
+        return None
+    try:
+        return np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"unknown dtype {dtype!r}") from None
+
+
+def _to_array(data, dtype, device):
+    """Copy `data` (Tensor, array, scalar or nested list) into a new array on `device`."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if backend.is_gpu_array(data) or isinstance(data, np.ndarray):
+        array = data
+    else:
+        array = np.asarray(data)
+        if dtype is None and array.dtype == np.float64:
+            array = array.astype(_DEFAULT_FLOAT)  # Python floats become float32, as in PyTorch
+        elif array.dtype.kind not in "biuf":
+            raise TypeError(f"tensor: cannot make a tensor from data of type {type(data).__name__} "
+                            f"(numpy dtype {array.dtype})")
+    array = backend.to_device(array, device)
+    xp = backend.array_module(array)
+    return xp.array(array, dtype=dtype, copy=True)
+
+
+class Tensor:
+    """An n-dimensional array that records the ops applied to it for backpropagation.
+
+    Attributes: `data` (numpy or cupy array), `grad` (Tensor or None), `requires_grad`,
+    `shape`, `dtype`, `device` ("cpu" or "cuda:N").
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_node", "_retains_grad", "_device", "__weakref__")
+    __array_priority__ = 1000  # numpy_array + tensor calls Tensor.__radd__
+
+    def __init__(self, data, requires_grad=False, device=None, dtype=None):
+        device = backend.parse_device(device) if device is not None else (
+            backend.device_of(data.data if isinstance(data, Tensor) else data))
+        self.data = _to_array(data, resolve_dtype(dtype), device)
+        self._device = device
+        self.grad = None
+        self._node = None
+        self._retains_grad = False
+        self.requires_grad = False
+        self.requires_grad_(requires_grad)
+
+    @classmethod
+    def _wrap(cls, array, device):
+        """A new graph-free Tensor around `array` (no copy, no checks): for the engine and ops."""
+        t = object.__new__(cls)
+        t.data = array
+        t._device = device
+        t.grad = None
+        t._node = None
+        t._retains_grad = False
+        t.requires_grad = False
+        return t
+
+    # -------------------------------------------------------------- properties
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def device(self):
+        return self._device
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    def dim(self):
+        return self.data.ndim
+
+    def numel(self):
+        return int(self.data.size)
+
+    def size(self, dim=None):
+        """The shape (PyTorch's `size()`), or one dimension's length."""
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    @property
+    def is_leaf(self):
+        return self._node is None
+
+    @property
+    def grad_fn(self):
+        """Name of the op that produced this tensor (None for leaves)."""
+        return None if self._node is None else self._node.name
+
+    @property
+    def T(self):
+        return self.permute(*reversed(range(self.ndim)))
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __hash__(self):
+        return id(self)
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise RuntimeError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
+        return bool(self.item())
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __repr__(self):
+        body = np.array2string(self.numpy(), separator=", ", prefix="tensor(")
+        extras = []
+        if self.device != "cpu":
+            extras.append(f"device='{self.device}'")
+        if self.dtype != _DEFAULT_FLOAT and self.dtype.kind == "f":
+            extras.append(f"dtype={self.dtype}")
+        if self._node is not None:
+            extras.append(f"grad_fn=<{self._node.name}>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + ", ".join([body] + extras) + ")"
+
+    # -------------------------------------------------------------- autograd
+    def requires_grad_(self, requires_grad=True):
+        if requires_grad and self.dtype.kind != "f":
+            raise RuntimeError(f"only floating-point tensors can require gradients, got dtype {self.dtype}")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def backward(self, grad=None, retain_graph=False):
+        """Compute gradients of this tensor w.r.t. every leaf that requires grad (into `.grad`).
+
+        grad: d(objective)/d(self), needed unless the tensor holds a single element.
+        retain_graph: keep saved buffers so backward can run through the graph again.
+        """
+        run_backward(self, grad, retain_graph)
+
+    def retain_grad(self):
+        """Keep `.grad` on this non-leaf tensor during backward."""
+        self._retains_grad = True
+        return self
+
+    def detach(self):
+        """A tensor sharing this one's data with no graph and requires_grad=False."""
+        return Tensor._wrap(self.data, self._device)
+
+    def zero_grad(self, set_to_none=True):
+        """Clear `.grad` (set it to None, or fill it with zeros when set_to_none=False)."""
+        if set_to_none or self.grad is None:
+            self.grad = None
+        else:
+            self.grad.data[...] = 0
+
+    # -------------------------------------------------------------- conversion
+    def numpy(self):
+        """The data as a numpy array (a copy from the GPU; the array itself on the CPU)."""
+        if backend.is_gpu_array(self.data):
+            return self.data.get()
+        return self.data
+
+    def tolist(self):
+        return self.numpy().tolist()
+
+    def item(self):
+        """The single value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item(): only one-element tensors can be converted to Python scalars, "
+                             f"got shape {self.shape}")
+        return self.data.reshape(()).item()
+
+    def to(self, device=None, dtype=None):
+        """This tensor on `device` and/or as `dtype` (differentiable; self when nothing changes)."""
+        out = self
+        if dtype is not None:
+            out = ops.convert.cast(out, dtype)
+        if device is not None:
+            out = ops.convert.to_device(out, device)
+        return out
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self, index=0):
+        return self.to(f"cuda:{index}")
+
+    def float(self):
+        return ops.convert.cast(self, float32)
+
+    def double(self):
+        return ops.convert.cast(self, float64)
+
+    def long(self):
+        return ops.convert.cast(self, int64)
+
+    def type(self, dtype):
+        return ops.convert.cast(self, dtype)
+
+    astype = type
+
+    # -------------------------------------------------------------- operators
+    def __add__(self, other):
+        return ops.elementwise.add(self, other)
+
+    def __radd__(self, other):
+        return ops.elementwise.add(other, self)
+
+    def __sub__(self, other):
+        return ops.elementwise.sub(self, other)
+
+    def __rsub__(self, other):
+        return ops.elementwise.sub(other, self)
+
+    def __mul__(self, other):
+        return ops.elementwise.mul(self, other)
+
+    def __rmul__(self, other):
+        return ops.elementwise.mul(other, self)
+
+    def __truediv__(self, other):
+        return ops.elementwise.div(self, other)
+
+    def __rtruediv__(self, other):
+        return ops.elementwise.div(other, self)
+
+    def __pow__(self, exponent):
+        return ops.elementwise.pow(self, exponent)
+
+    def __rpow__(self, base):
+        return ops.elementwise.pow(base, self)
+
+    def __neg__(self):
+        return ops.elementwise.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return ops.elementwise.abs(self)
+
+    def __matmul__(self, other):
+        return ops.matmul.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return ops.matmul.matmul(other, self)
+
+    def __getitem__(self, index):
+        return ops.movement.getitem(self, index)
+
+    def __setitem__(self, index, value):
+        if self.requires_grad and is_grad_enabled():
+            raise RuntimeError("in-place assignment to a tensor that requires grad is not supported; "
+                               "use torch-style ops (where, cat) or assign inside no_grad()")
+        if isinstance(index, Tensor):
+            index = index.data
+        self.data[index] = value.data if isinstance(value, Tensor) else value
+
+    # Comparisons give boolean tensors, outside the graph.
+    def _compare(self, other, ufunc):
+        other = other.data if isinstance(other, Tensor) else other
+        return Tensor._wrap(ufunc(self.data, other), self._device)
+
+    def __eq__(self, other):
+        return self._compare(other, backend.array_module(self.data).equal)
+
+    def __ne__(self, other):
+        return self._compare(other, backend.array_module(self.data).not_equal)
+
+    def __lt__(self, other):
+        return self._compare(other, backend.array_module(self.data).less)
+
+    def __le__(self, other):
+        return self._compare(other, backend.array_module(self.data).less_equal)
+
+    def __gt__(self, other):
+        return self._compare(other, backend.array_module(self.data).greater)
+
+    def __ge__(self, other):
+        return self._compare(other, backend.array_module(self.data).greater_equal)
+
+    # -------------------------------------------------------------- elementwise methods
+    def add(self, other):
+        return ops.elementwise.add(self, other)
+
+    def sub(self, other):
+        return ops.elementwise.sub(self, other)
+
+    def mul(self, other):
+        return ops.elementwise.mul(self, other)
+
+    def div(self, other):
+        return ops.elementwise.div(self, other)
+
+    def pow(self, exponent):
+        return ops.elementwise.pow(self, exponent)
+
+    def neg(self):
+        return ops.elementwise.neg(self)
+
+    def exp(self):
+        return ops.elementwise.exp(self)
+
+    def log(self):
+        return ops.elementwise.log(self)
+
+    def sqrt(self):
+        return ops.elementwise.sqrt(self)
+
+    def abs(self):
+        return ops.elementwise.abs(self)
+
+    def relu(self):
+        return ops.elementwise.relu(self)
+
+    def leaky_relu(self, negative_slope=0.01):
+        return ops.elementwise.leaky_relu(self, negative_slope)
+
+    def sigmoid(self):
+        return ops.elementwise.sigmoid(self)
+
+    def tanh(self):
+        return ops.elementwise.tanh(self)
+
+    def maximum(self, other):
+        return ops.elementwise.maximum(self, other)
+
+    def minimum(self, other):
+        return ops.elementwise.minimum(self, other)
+
+    def clip(self, min=None, max=None):  # noqa: A002 (PyTorch's argument names)
+        return ops.elementwise.clip(self, min, max)
+
+    clamp = clip
+
+    # -------------------------------------------------------------- reductions
+    def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return ops.reduce.sum(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return ops.reduce.mean(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return ops.reduce.max(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def min(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return ops.reduce.min(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def amax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return ops.reduce.amax(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def amin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return ops.reduce.amin(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def var(self, dim=None, keepdim=False, *, correction=1, unbiased=None, axis=None, keepdims=None, ddof=None):
+        return ops.reduce.var(self, dim, keepdim, correction=correction, unbiased=unbiased,
+                              axis=axis, keepdims=keepdims, ddof=ddof)
+
+    def std(self, dim=None, keepdim=False, *, correction=1, unbiased=None, axis=None, keepdims=None, ddof=None):
+        return self.var(dim, keepdim, correction=correction, unbiased=unbiased,
+                        axis=axis, keepdims=keepdims, ddof=ddof).sqrt()
+
+    def argmax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return ops.reduce.argmax(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def argmin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return ops.reduce.argmin(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    # -------------------------------------------------------------- movement
+    def reshape(self, *shape):
+        return ops.movement.reshape(self, *shape)
+
+    view = reshape
+
+    def permute(self, *dims):
+        return ops.movement.permute(self, *dims)
+
+    def transpose(self, dim0=0, dim1=1):
+        return ops.movement.transpose(self, dim0, dim1)
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        return ops.movement.flatten(self, start_dim, end_dim)
+
+    def squeeze(self, dim=None):
+        return ops.movement.squeeze(self, dim)
+
+    def unsqueeze(self, dim):
+        return ops.movement.unsqueeze(self, dim)
+
+    def broadcast_to(self, *shape):
+        return ops.movement.broadcast_to(self, *shape)
+
+    expand = broadcast_to
+
+    # -------------------------------------------------------------- others
+    def matmul(self, other):
+        return ops.matmul.matmul(self, other)
+
+    def softmax(self, dim=-1):
+        return ops.loss.softmax(self, dim)
+
+    def log_softmax(self, dim=-1):
+        return ops.loss.log_softmax(self, dim)
+
+
+# ---------------------------------------------------------------- creation functions
+def tensor(data, dtype=None, device=None, requires_grad=False):
+    """A new tensor holding a copy of `data` (array, nested list, scalar or Tensor).
+
+    Python floats become float32; numpy arrays keep their dtype (float64 stays float64), as
+    in PyTorch. `device` defaults to where `data` lives.
+    """
+    return Tensor(data, requires_grad=requires_grad, device=device, dtype=dtype)
+
+
+def _shape_arg(shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return tuple(int(s) for s in shape)
+
+
+def _creation(device, dtype, requires_grad, make):
+    device = backend.parse_device(device)
+    dtype = resolve_dtype(dtype) or _DEFAULT_FLOAT
+    with backend.device_context(device):
+        array = make(backend.module_for_device(device), dtype)
+    return Tensor._wrap(array, device).requires_grad_(requires_grad)
+
+
+def zeros(*shape, dtype=None, device=None, requires_grad=False):
+    """A tensor of zeros; shape as separate ints or one tuple."""
+    shape = _shape_arg(shape)
+    return _creation(device, dtype, requires_grad, lambda xp, dt: xp.zeros(shape, dtype=dt))
+
+
+def ones(*shape, dtype=None, device=None, requires_grad=False):
+    """A tensor of ones; shape as separate ints or one tuple."""
+    shape = _shape_arg(shape)
+    return _creation(device, dtype, requires_grad, lambda xp, dt: xp.ones(shape, dtype=dt))
+
+
+def full(shape, fill_value, dtype=None, device=None, requires_grad=False):
+    """A tensor of `shape` filled with `fill_value`."""
+    shape = _shape_arg((shape,))
+    return _creation(device, dtype, requires_grad, lambda xp, dt: xp.full(shape, fill_value, dtype=dt))
+
+
+def randn(*shape, dtype=None, device=None, requires_grad=False):
+    """Standard normal samples from the library's seeded generator (see manual_seed)."""
+    shape = _shape_arg(shape)
+    device = backend.parse_device(device)
+    gen = backend.generator(device)
+    return _creation(device, dtype, requires_grad,
+                     lambda xp, dt: gen.standard_normal(shape).astype(dt, copy=False))
+
+
+def rand(*shape, dtype=None, device=None, requires_grad=False):
+    """Uniform samples in [0, 1) from the library's seeded generator."""
+    shape = _shape_arg(shape)
+    device = backend.parse_device(device)
+    gen = backend.generator(device)
+    return _creation(device, dtype, requires_grad,
+                     lambda xp, dt: gen.random(shape).astype(dt, copy=False) if xp is np
+                     else gen.random_sample(shape).astype(dt, copy=False))
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
+    """Values from start (default 0) to end (exclusive) by step; int64 for integer arguments."""
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        integral = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
+        dtype = int64 if integral else _DEFAULT_FLOAT
+    return _creation(device, dtype, requires_grad, lambda xp, dt: xp.arange(start, end, step, dtype=dt))
+
+
+def zeros_like(t, dtype=None, device=None, requires_grad=False):
+    """Zeros with the shape (and, unless given, dtype and device) of tensor `t`."""
+    return zeros(t.shape, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad)
+
+
+def ones_like(t, dtype=None, device=None, requires_grad=False):
+    """Ones with the shape (and, unless given, dtype and device) of tensor `t`."""
+    return ones(t.shape, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad)
+
+
+from . import ops  # noqa: E402  (ops import Tensor from this module)
