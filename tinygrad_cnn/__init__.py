@@ -15,6 +15,7 @@ from .ops.movement import (reshape, permute, transpose, flatten, squeeze, unsque
                            concatenate, concat, stack, pad)
 from .ops.matmul import matmul
 from .gradcheck import gradcheck, GradcheckError
-from . import nn
+
+from . import nn, models  # noqa: F401
 
 __version__ = "0.1.0"

@@ -54,7 +54,7 @@ class Tensor:
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_node", "_retains_grad", "_device", "__weakref__")
-    __array_priority__ = 1000  # numpy_array + tensor calls Tensor.__radd__
+    __array_ufunc__ = None  # numpy_array + tensor defers to Tensor.__radd__
 
     def __init__(self, data, requires_grad=False, device=None, dtype=None):
         device = backend.parse_device(device) if device is not None else (
@@ -143,7 +143,7 @@ class Tensor:
         return int(self.item())
 
     def __repr__(self):
-        body = np.array2string(self.numpy(), separator=", ", prefix="tensor(")
+        body = np.array2string(self.numpy(), separator=", ", prefix="tensor(", precision=4)
         extras = []
         if self.device != "cpu":
             extras.append(f"device='{self.device}'")

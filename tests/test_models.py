@@ -1,0 +1,106 @@
+"""Each model against its PyTorch reference (../shared/reference/torch_models.py) with the same
+weights: parameter counts, state_dict keys, logits, every parameter gradient, and running
+statistics after a training step."""
+import os
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import tinygrad_cnn as tc
+import tinygrad_cnn.nn.functional as F
+from helpers import assert_close
+
+REFERENCE = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "reference")
+if not os.path.exists(os.path.join(REFERENCE, "torch_models.py")):
+    pytest.skip("../shared/reference/torch_models.py not found", allow_module_level=True)
+sys.path.insert(0, REFERENCE)
+import torch_models  # noqa: E402
+
+# (name, constructor kwargs, input shape, expected parameter count from the reference's docstring)
+MODELS = [
+    ("SimpleCNN", {}, (3, 32, 32), 620_810),
+    ("SmallResNet", {}, (3, 32, 32), 175_818),
+    ("LeNet5", {}, (3, 32, 32), 62_050),
+    ("LeNet5", {"in_channels": 1, "input_size": 28}, (1, 28, 28), 61_750),
+    ("MiniVGG", {}, (3, 32, 32), 815_018),
+    ("ResNet20", {}, (3, 32, 32), 269_722),
+]
+IDS = [f"{name}{'-' + str(kw['input_size']) if kw else ''}" for name, kw, _, _ in MODELS]
+
+
+def build_pair(name, kwargs, dtype):
+    torch.manual_seed(0)
+    reference = getattr(torch_models, name)(**kwargs)
+    ours = tc.models.get(name, **kwargs)
+    if dtype == np.float64:
+        reference.double()
+        ours.double()
+    ours.load_state_dict({k: v.detach().numpy() for k, v in reference.state_dict().items()})
+    return ours, reference
+
+
+@pytest.mark.parametrize("name, kwargs, shape, count", MODELS, ids=IDS)
+def test_structure_matches_reference(name, kwargs, shape, count):
+    ours, reference = build_pair(name, kwargs, np.float32)
+    assert sum(p.numel() for p in ours.parameters()) == count
+    assert list(ours.state_dict()) == list(reference.state_dict())
+    for (k, ours_p), (k_ref, ref_p) in zip(ours.named_parameters(), reference.named_parameters()):
+        assert k == k_ref and ours_p.shape == tuple(ref_p.shape)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name, kwargs, shape, count", MODELS, ids=IDS)
+def test_training_step_matches_reference(name, kwargs, shape, count, dtype):
+    """Logits, loss, every parameter gradient and the running statistics after one training step."""
+    ours, reference = build_pair(name, kwargs, dtype)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4,) + shape).astype(dtype)
+    y = rng.integers(0, 10, 4)
+    # Dropout draws different masks in the two libraries: compare with dropout off.
+    for module in list(ours.modules()) + list(reference.modules()):
+        if type(module).__name__ == "Dropout":
+            module.p = 0.0
+
+    logits = ours(tc.tensor(x))
+    ref_logits = reference(torch.tensor(x))
+    assert_close(logits, ref_logits, dtype, "logits", scale=10)
+    loss = F.cross_entropy(logits, tc.tensor(y))
+    ref_loss = torch.nn.functional.cross_entropy(ref_logits, torch.tensor(y))
+    assert_close(loss, ref_loss, dtype, "loss", scale=10)
+    loss.backward()
+    ref_loss.backward()
+    ref_params = dict(reference.named_parameters())
+    for key, p in ours.named_parameters():
+        ref_grad = ref_params[key].grad
+        # A conv bias followed by batch norm has an exactly zero true gradient: only an absolute
+        # tolerance makes sense for it (both sides hold rounding noise).
+        scale = 100 if dtype == np.float32 else 10
+        assert_close(p.grad, ref_grad, dtype, f"gradient of {key}", scale=scale)
+    ref_state = reference.state_dict()
+    for key, value in ours.state_dict().items():
+        if "running" in key or "num_batches" in key:
+            assert_close(value, ref_state[key], dtype, key)
+
+
+@pytest.mark.parametrize("name, kwargs, shape, count", MODELS[:3], ids=IDS[:3])
+def test_eval_mode_logits_match_reference(name, kwargs, shape, count):
+    ours, reference = build_pair(name, kwargs, np.float64)
+    # give the running statistics non-trivial values first
+    warm = np.random.default_rng(1).standard_normal((8,) + shape)
+    ours(tc.tensor(warm))
+    reference(torch.tensor(warm))
+    ours.eval()
+    reference.eval()
+    x = np.random.default_rng(2).standard_normal((3,) + shape)
+    with tc.no_grad():
+        logits = ours(tc.tensor(x))
+    assert_close(logits, reference(torch.tensor(x)), np.float64, "eval logits")
+
+
+def test_models_get_by_name():
+    assert isinstance(tc.models.get("resnet"), tc.models.SmallResNet)
+    assert isinstance(tc.models.get("ResNet20", num_classes=5), tc.models.ResNet20)
+    with pytest.raises(ValueError, match="unknown model 'alexnet'"):
+        tc.models.get("alexnet")

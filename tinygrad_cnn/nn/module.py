@@ -1,0 +1,274 @@
+"""Module: the base class of layers and models, with PyTorch's registration rules.
+
+Assigning a Parameter, a Module or (after `register_buffer`) a buffer Tensor to an attribute
+registers it; `parameters()`, `state_dict()`, `to()` and friends then walk the tree. A Module
+never defines a backward: its forward is made of ops, and the engine differentiates those.
+"""
+from collections import OrderedDict
+
+from .. import backend
+from ..errors import ShapeError
+from ..tensor import Tensor, resolve_dtype
+from .parameter import Parameter
+
+
+class Module:
+    """Base class for all layers and models: subclass it and define `forward`."""
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    # -------------------------------------------------------------- registration
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"cannot assign '{name}' before Module.__init__() is called "
+                                 f"(call super().__init__() first in {type(self).__name__}.__init__)")
+        params, buffers, modules = self._parameters, self._buffers, self._modules
+        if isinstance(value, (Parameter, Module)):
+            for table in (params, buffers, modules):
+                table.pop(name, None)
+            self.__dict__.pop(name, None)
+            (params if isinstance(value, Parameter) else modules)[name] = value
+        elif name in buffers and (value is None or isinstance(value, Tensor)):
+            buffers[name] = value
+        elif name in params:
+            if value is not None:
+                raise TypeError(f"cannot assign {type(value).__name__} as parameter '{name}' of "
+                                f"{type(self).__name__} (a Parameter or None is expected)")
+            params[name] = None
+        else:
+            buffers.pop(name, None)
+            modules.pop(name, None)
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name):
+        for table in ("_parameters", "_buffers", "_modules"):
+            entries = self.__dict__.get(table)
+            if entries is not None and name in entries:
+                return entries[name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name):
+        for table in (self._parameters, self._buffers, self._modules):
+            if name in table:
+                del table[name]
+                return
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name, param):
+        """Register a Parameter (or None, for an absent optional one such as a bias)."""
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"register_parameter: '{name}' must be a Parameter or None, got {type(param).__name__}")
+        self.__dict__.pop(name, None)
+        self._parameters[name] = param
+
+    def register_buffer(self, name, tensor):
+        """Register a state Tensor that is not learned (e.g. running_mean); it goes in state_dict."""
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"register_buffer: '{name}' must be a Tensor or None, got {type(tensor).__name__}")
+        self.__dict__.pop(name, None)
+        self._buffers[name] = tensor
+
+    def add_module(self, name, module):
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: '{name}' must be a Module, got {type(module).__name__}")
+        self.__dict__.pop(name, None)
+        self._modules[name] = module
+
+    # -------------------------------------------------------------- calling
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # -------------------------------------------------------------- walking the tree
+    def named_modules(self, prefix="", memo=None):
+        """(name, module) for this module and every descendant, each once, depth first."""
+        memo = set() if memo is None else memo
+        if id(self) in memo:
+            return
+        memo.add(id(self))
+        yield prefix, self
+        for name, child in self._modules.items():
+            if child is not None:
+                yield from child.named_modules(f"{prefix}.{name}" if prefix else name, memo)
+
+    def modules(self):
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self):
+        for name, child in self._modules.items():
+            if child is not None:
+                yield name, child
+
+    def children(self):
+        for _, child in self.named_children():
+            yield child
+
+    def _named_members(self, table, prefix="", recurse=True):
+        seen = set()
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for module_prefix, module in modules:
+            for name, value in getattr(module, table).items():
+                if value is None or id(value) in seen:
+                    continue
+                seen.add(id(value))
+                yield (f"{module_prefix}.{name}" if module_prefix else name), value
+
+    def named_parameters(self, prefix="", recurse=True):
+        """(dotted name, Parameter) pairs, each shared parameter once."""
+        return self._named_members("_parameters", prefix, recurse)
+
+    def parameters(self, recurse=True):
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix="", recurse=True):
+        return self._named_members("_buffers", prefix, recurse)
+
+    def buffers(self, recurse=True):
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    def apply(self, fn):
+        """Call fn(module) on every submodule and then on self (as PyTorch); returns self."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    # -------------------------------------------------------------- modes, devices, grads
+    def train(self, mode=True):
+        for m in self.modules():
+            object.__setattr__(m, "training", bool(mode))
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def _move(self, device=None, dtype=None):
+        """Move every parameter and buffer in place (the Parameter objects stay the same)."""
+        if device is not None:
+            device = backend.parse_device(device)
+        dtype = resolve_dtype(dtype)
+        for t in list(self.parameters()) + list(self.buffers()):
+            data = t.data
+            if dtype is not None and data.dtype.kind == "f":
+                data = data.astype(dtype)
+            if device is not None:
+                data = backend.to_device(data, device)
+                t._device = device
+            t.data = data
+            if t.grad is not None:
+                t.grad = None
+        return self
+
+    def to(self, device=None, dtype=None):
+        """Move parameters and buffers to `device` and/or cast floating ones to `dtype`; returns self.
+
+        Gradients are dropped (as after zero_grad). Create optimizers after moving a model.
+        """
+        if isinstance(device, str) and device in ("float32", "float64", "float16"):
+            device, dtype = None, device
+        return self._move(device, dtype)
+
+    def double(self):
+        return self._move(dtype="float64")
+
+    def float(self):
+        return self._move(dtype="float32")
+
+    def cpu(self):
+        return self._move("cpu")
+
+    def cuda(self, index=0):
+        return self._move(f"cuda:{index}")
+
+    def zero_grad(self, set_to_none=True):
+        for p in self.parameters():
+            p.zero_grad(set_to_none)
+
+    def requires_grad_(self, requires_grad=True):
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    # -------------------------------------------------------------- state dict
+    def state_dict(self, prefix=""):
+        """OrderedDict of dotted name -> array, PyTorch's keys and order: each module's
+        parameters, then its buffers, then its children's. The arrays are the module's own."""
+        state = OrderedDict()
+        for module_prefix, module in self.named_modules(prefix.rstrip(".")):
+            dotted = f"{module_prefix}." if module_prefix else ""
+            for name, p in module._parameters.items():
+                if p is not None:
+                    state[dotted + name] = p.data
+            for name, b in module._buffers.items():
+                if b is not None:
+                    state[dotted + name] = b.data
+        return state
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy arrays (or Tensors) from `state_dict` into the parameters and buffers, in place.
+
+        Values are cast to each tensor's dtype and moved to its device. Every wrongly shaped key
+        and, with strict=True, every missing or unexpected key is listed in one RuntimeError;
+        in that case nothing is changed. Returns (missing_keys, unexpected_keys).
+        """
+        targets = OrderedDict()
+        for module_prefix, module in self.named_modules():
+            dotted = f"{module_prefix}." if module_prefix else ""
+            for table in (module._parameters, module._buffers):
+                for name, t in table.items():
+                    if t is not None:
+                        targets[dotted + name] = t
+        missing = [k for k in targets if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in targets]
+        problems = []
+        for key, t in targets.items():
+            if key in state_dict:
+                value = state_dict[key]
+                shape = tuple(getattr(value, "shape", ()))
+                if shape != t.shape:
+                    problems.append(f"size mismatch for {key}: copying a value of shape {shape} from the "
+                                    f"state dict, the shape in the current model is {t.shape}")
+        if strict:
+            if missing:
+                problems.append("missing key(s): " + ", ".join(missing))
+            if unexpected:
+                problems.append("unexpected key(s): " + ", ".join(unexpected))
+        if problems:
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n  " + "\n  ".join(problems))
+        for key, t in targets.items():
+            if key in state_dict:
+                value = state_dict[key]
+                value = value.data if isinstance(value, Tensor) else value
+                value = backend.to_device(value, t.device) if hasattr(value, "shape") else value
+                t.data[...] = value
+        return missing, unexpected
+
+    # -------------------------------------------------------------- repr
+    def extra_repr(self):
+        """The text inside the parentheses of this module's repr line (override in layers)."""
+        return ""
+
+    def __repr__(self):
+        lines = []
+        for name, child in self._modules.items():
+            child_repr = repr(child).replace("\n", "\n  ")
+            lines.append(f"({name}): {child_repr}")
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not lines:
+            return head + ")"
+        return head + "\n  " + "\n  ".join(lines) + "\n)"
+
+
+def shape_error(module, expectation, x):
+    """A ShapeError like 'Conv2d(3, 32, kernel_size=(3, 3)) expects 3 input channels, got input of shape (8, 1, 28, 28)'."""
+    return ShapeError(f"{type(module).__name__}({module.extra_repr()}) expects {expectation}, "
+                      f"got input of shape {tuple(x.shape)}")
