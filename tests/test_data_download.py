@@ -274,6 +274,8 @@ def test_cifar_download(server, tmp_path, monkeypatch):
     monkeypatch.setattr(CIFAR10, "urls", [server.url + "cifar-10-python.tar.gz"])
     monkeypatch.setattr(CIFAR10, "archive_md5", md5(blob))
     root = tmp_path / "root"
+    root.mkdir()
+    (root / "cifar-10-python.tar.gz").write_bytes(blob[:1000])  # a damaged earlier copy: fetched again
     test = CIFAR10(str(root), train=False, download=True)
     np.testing.assert_array_equal(test.data.reshape(4, -1), batches["test_batch"][b"data"])
     assert sorted(os.listdir(root)) == ["cifar-10-batches-py", "cifar-10-python.tar.gz"]

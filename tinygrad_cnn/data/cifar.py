@@ -123,10 +123,10 @@ class CIFAR10(ImageDataset):
             if os.path.isdir(folder) and all(os.path.isfile(os.path.join(folder, n)) for n in needed):
                 return folder
         archive = os.path.join(self.root, self.archive_name)
-        if os.path.isfile(archive):
+        if os.path.isfile(archive) and not (download and not check_md5(archive, self.archive_md5)):
             self._extract(archive)
             return self._complete_or_raise(needed)
-        if download:
+        if download:  # (a damaged archive is fetched again: download_url replaces it once verified)
             try:
                 download_url(self.urls, archive, md5=self.archive_md5)
             except DownloadError as exc:

@@ -81,6 +81,9 @@ def _fetch_once(url, part, timeout, progress, chunk_size, label):
         content_range = response.headers.get("Content-Range", "")
         if offset and status == 206 and content_range.startswith(f"bytes {offset}-"):
             mode = "ab"
+        elif status == 206:  # a range we did not ask for: drop what we have and ask for everything
+            _remove(part)
+            raise _ShortTransfer(f"the server answered with an unexpected range ({content_range or 'none'})")
         else:  # the server ignored the Range header (or none was sent): start over
             mode, offset = "wb", 0
         length = response.headers.get("Content-Length")

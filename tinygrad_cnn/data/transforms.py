@@ -12,6 +12,8 @@ new Tensor outside the autograd graph) and returns the same kind.
 import math
 import numbers
 
+import numpy as np
+
 from .. import backend
 from ..tensor import Tensor
 from . import _util
@@ -144,10 +146,29 @@ class Normalize(Transform):
 def _pad(x, xp, top, bottom, left, right, mode, fill):
     if not (top or bottom or left or right):
         return x
-    widths = ((0, 0), (0, 0), (top, bottom), (left, right))
-    if mode == "constant":
-        return xp.pad(x, widths, mode="constant", constant_values=fill)
-    return xp.pad(x, widths, mode=mode)
+    if mode == "constant":  # one fill and one copy: cheaper than xp.pad's generic path
+        n, c, h, w = x.shape
+        out = xp.full((n, c, h + top + bottom, w + left + right), fill, dtype=x.dtype)
+        out[:, :, top:top + h, left:left + w] = x
+        return out
+    rows = _pad_index(x.shape[2], top, bottom, mode)
+    cols = _pad_index(x.shape[3], left, right, mode)
+    return xp.take(xp.take(x, xp.asarray(rows), axis=2), xp.asarray(cols), axis=3)
+
+
+def _pad_index(n, before, after, mode):
+    """Source index of each position of a length-n axis padded by (before, after) in `mode`
+    (numpy.pad's edge / reflect / symmetric, including pads wider than the axis)."""
+    i = np.arange(-before, n + after)
+    if mode == "edge" or n == 1:
+        return np.clip(i, 0, n - 1)
+    if mode == "reflect":  # mirror about the edge pixels: period 2(n - 1)
+        period = 2 * (n - 1)
+        i = np.mod(i, period)
+        return np.where(i >= n, period - i, i)
+    period = 2 * n  # symmetric: mirror including the edge pixels
+    i = np.mod(i, period)
+    return np.where(i >= n, period - 1 - i, i)
 
 
 def _crop(x, xp, oy, ox, height, width):
@@ -227,29 +248,32 @@ class RandomVerticalFlip(RandomHorizontalFlip):
 
 def _bilinear(x, xp, sy, sx, fill):
     """Sample x (N×C×H×W) at source coordinates sy, sx (N×H'×W', in pixels) with bilinear
-    interpolation; positions outside the image read `fill`."""
+    interpolation; positions outside the image read `fill`.
+
+    The batch is viewed channels-last as one table of N·H·W pixels, so each of the four
+    corners is a single row gather (`take`) for all images at once.
+    """
     n, c, h, w = x.shape
     oh, ow = sy.shape[1:]
+    pixels = xp.ascontiguousarray(x.transpose(0, 2, 3, 1)).reshape(n * h * w, c)
     y0 = xp.floor(sy)
     x0 = xp.floor(sx)
     wy, wx = sy - y0, sx - x0
     y0, x0 = y0.astype(xp.int64), x0.astype(xp.int64)
-    flat = x.reshape(n, c, h * w)
-    batch = xp.arange(n).reshape(n, 1, 1)
-    chan = xp.arange(c).reshape(1, c, 1)
-    out = xp.zeros((n, c, oh * ow), dtype=x.dtype)
-    covered = xp.zeros((n, oh, ow), dtype=x.dtype)
+    base = (xp.arange(n, dtype=xp.int64) * (h * w)).reshape(n, 1, 1)
+    out = xp.zeros((n, oh, ow, c), dtype=x.dtype)
+    covered = xp.zeros((n, oh, ow), dtype=x.dtype) if fill else None
     for dy, dx in ((0, 0), (0, 1), (1, 0), (1, 1)):
         yi, xi = y0 + dy, x0 + dx
         weight = (wy if dy else 1 - wy) * (wx if dx else 1 - wx)
         weight = weight * ((yi >= 0) & (yi < h) & (xi >= 0) & (xi < w))
-        index = xp.clip(yi, 0, h - 1) * w + xp.clip(xi, 0, w - 1)
-        out += flat[batch, chan, index.reshape(n, 1, oh * ow)] * weight.reshape(n, 1, oh * ow)
-        covered += weight
-    out = out.reshape(n, c, oh, ow)
+        index = base + xp.clip(yi, 0, h - 1) * w + xp.clip(xi, 0, w - 1)
+        out += xp.take(pixels, index, axis=0) * weight[..., None]
+        if fill:
+            covered += weight
     if fill:
-        out += fill * (1 - covered)[:, None]
-    return out
+        out += fill * (1 - covered)[..., None]
+    return xp.ascontiguousarray(out.transpose(0, 3, 1, 2))
 
 
 class RandomRotation(Transform):
