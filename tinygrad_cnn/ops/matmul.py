@@ -62,10 +62,9 @@ def matmul(a, b):
                          f"({a2.shape[-1]} != {b2.shape[-2]})")
     check_broadcast("matmul (batch dimensions)", a2.shape[:-2], b2.shape[:-2])
     out = MatMul.apply(a2, b2)
-    if b.ndim == 1:
-        out = out.squeeze(-1)
-    if a.ndim == 1:
-        out = out.squeeze(-2)
+    if a.ndim == 1 or b.ndim == 1:  # drop the promoted axes: (..., 1, m) / (..., n, 1) / (..., 1, 1)
+        shape = out.shape[:-2] + (() if a.ndim == 1 else out.shape[-2:-1]) + (() if b.ndim == 1 else out.shape[-1:])
+        out = out.reshape(shape)
     return out
 
 
