@@ -1,0 +1,14 @@
+"""Optimizers and learning-rate schedulers, with PyTorch's names, options and update rules.
+
+    from tinygrad_cnn import optim
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    sched = optim.lr_scheduler.StepLR(opt, step_size=10, gamma=0.1)
+
+Optimizers update the parameter arrays in place (`p.data`), on numpy or cupy alike.
+"""
+from . import lr_scheduler  # noqa: F401
+from .adam import Adam, AdamW
+from .optimizer import Optimizer
+from .sgd import SGD
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "lr_scheduler"]

@@ -1,0 +1,274 @@
+"""Optimizer: the base class of SGD, Adam and AdamW (PyTorch's `torch.optim.Optimizer` API).
+
+An optimizer holds `param_groups`, a list of dicts; each has "params" (a list of Tensors) and
+the group's options ("lr", "momentum", ...). Per-parameter state (momentum buffers, moment
+estimates, step counts) lives in `state`, a dict keyed by the parameter Tensor.
+
+Subclasses implement `_update(group)`, which updates the parameters of one group IN PLACE on
+their raw arrays (`p.data`, numpy or cupy) and skips parameters whose grad is None.
+"""
+import copy
+import numbers
+import warnings
+
+from .. import backend
+from ..autograd import enable_grad
+from ..tensor import Tensor
+
+
+class _Required:
+    """Marker for an option without a default (every group must then give it)."""
+
+    def __repr__(self):
+        return "<required parameter>"
+
+
+required = _Required()
+
+
+def grad_array(p):
+    """The raw gradient array of parameter `p` (numpy or cupy), or None when it has no grad."""
+    g = p.grad
+    if g is None:
+        return None
+    return g.data if isinstance(g, Tensor) else g
+
+
+def check_non_negative(name, value):
+    """Raise ValueError naming `name` unless `value` is a real number >= 0."""
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not value >= 0:
+        raise ValueError(f"Invalid {name} value: {value!r} (expected a number >= 0)")
+
+
+class Optimizer:
+    """Base class of optimizers, with PyTorch's `param_groups`, `state` and state-dict layout.
+
+    Args:
+        params: an iterable of Tensors (Parameters), or an iterable of dicts, each with
+            "params" (a Tensor or an iterable of Tensors) and any per-group options that
+            override `defaults` (e.g. ``[{"params": w}, {"params": b, "lr": 0.1}]``).
+        defaults: dict of the optimizer's options and their default values.
+
+    Methods: `zero_grad(set_to_none=True)`, `step(closure=None)`, `state_dict()`,
+    `load_state_dict(state_dict)`, `add_param_group(group)`.
+    """
+
+    def __init__(self, params, defaults):
+        self._check_options(defaults)
+        self.defaults = defaults
+        self.state = {}
+        self.param_groups = []
+        if isinstance(params, Tensor):
+            raise TypeError("params argument given to the optimizer should be an iterable of Tensors "
+                            "or dicts, but got a Tensor (wrap it in a list)")
+        param_groups = list(params)
+        if len(param_groups) == 0:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(param_groups[0], dict):
+            param_groups = [{"params": param_groups}]
+        for group in param_groups:
+            self.add_param_group(group)
+
+    def __repr__(self):
+        lines = [type(self).__name__ + " ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for key in sorted(k for k in group if k != "params"):
+                lines.append(f"    {key}: {group[key]}")
+        lines.append(")")
+        return "\n".join(lines)
+
+    # -------------------------------------------------------------- options
+    def _check_options(self, options):
+        """Raise ValueError for an invalid option value (subclasses check their own options).
+
+        Called for `defaults` and for every parameter group added.
+        """
+
+    # -------------------------------------------------------------- groups
+    def add_param_group(self, param_group):
+        """Add a parameter group: a dict with "params" and optional per-group options.
+
+        Options the group does not give take the optimizer's defaults. A parameter may belong to
+        one group only (ValueError otherwise).
+        """
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
+        if "params" not in param_group:
+            raise ValueError("param_group must have a 'params' entry")
+        group = dict(param_group)
+        params = group["params"]
+        if isinstance(params, Tensor):
+            params = [params]
+        elif isinstance(params, (set, frozenset)):
+            raise TypeError("optimizer parameters need to be organized in ordered collections, but the "
+                            "ordering of tensors in sets changes between runs; use a list instead")
+        else:
+            params = list(params)
+        for i, p in enumerate(params):
+            if not isinstance(p, Tensor):
+                raise TypeError(f"optimizer can only optimize Tensors, but params[{i}] is "
+                                f"{type(p).__name__}")
+            if not p.is_leaf:
+                raise ValueError(f"can't optimize a non-leaf Tensor (params[{i}])")
+        group["params"] = params
+
+        for name, default in self.defaults.items():
+            if default is required and name not in group:
+                raise ValueError(f"parameter group didn't specify a value of required optimization "
+                                 f"parameter {name}")
+            group.setdefault(name, default)
+        self._check_options(group)
+
+        ids = [id(p) for p in params]
+        if len(ids) != len(set(ids)):
+            warnings.warn("optimizer contains a parameter group with duplicate parameters", stacklevel=2)
+        existing = {id(p) for g in self.param_groups for p in g["params"]}
+        if not existing.isdisjoint(ids):
+            raise ValueError("some parameters appear in more than one parameter group")
+        self.param_groups.append(group)
+
+    # -------------------------------------------------------------- gradients and steps
+    def zero_grad(self, set_to_none=True):
+        """Clear the gradients of all parameters: set `.grad` to None (default) or fill it with 0."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    grad_array(p).fill(0)
+
+    def step(self, closure=None):
+        """Update every parameter that has a gradient, in place; return the closure's loss.
+
+        closure: optional callable that re-evaluates the model (zero_grad, forward, backward)
+            and returns the loss; it runs with gradients enabled, before the update.
+        """
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            self._update(group)
+        return loss
+
+    def _update(self, group):
+        """Update the parameters of one group in place (implemented by each optimizer)."""
+        raise NotImplementedError
+
+    # -------------------------------------------------------------- state dict
+    def state_dict(self):
+        """The optimizer's state in PyTorch's layout, as a snapshot (arrays are copies).
+
+        {"state": {param_index: {name: array or number}},
+         "param_groups": [{...options, "params": [param_index, ...]}]}
+
+        Parameters are numbered in group order, 0, 1, 2, ...; only parameters that have state
+        (that were updated at least once) appear in "state".
+        """
+        index_of = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {k: copy.deepcopy(v) for k, v in group.items() if k != "params"}
+            packed["params"] = []
+            for p in group["params"]:
+                index_of.setdefault(id(p), len(index_of))
+                packed["params"].append(index_of[id(p)])
+            groups.append(packed)
+        state = {}
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p in self.state and index_of[id(p)] not in state:
+                    state[index_of[id(p)]] = {k: _snapshot(v) for k, v in self.state[p].items()}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        """Load a state from `state_dict()` (of this optimizer class, same groups and shapes).
+
+        Arrays are copied to each parameter's device and (for floating arrays) dtype. Raises
+        ValueError naming what does not fit (number of groups, parameters per group, an array's
+        shape, an unknown parameter index), leaving the optimizer unchanged.
+        """
+        if not isinstance(state_dict, dict) or "state" not in state_dict or "param_groups" not in state_dict:
+            raise ValueError("load_state_dict: expected a dict with keys 'state' and 'param_groups'")
+        saved_groups = state_dict["param_groups"]
+        saved_state = state_dict["state"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(f"load_state_dict: the loaded state has {len(saved_groups)} parameter group(s), "
+                             f"the optimizer has {len(self.param_groups)}")
+        for i, (group, saved) in enumerate(zip(self.param_groups, saved_groups)):
+            if not isinstance(saved, dict) or "params" not in saved:
+                raise ValueError(f"load_state_dict: loaded parameter group {i} is not a dict with 'params'")
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(f"load_state_dict: parameter group {i} has {len(saved['params'])} "
+                                 f"parameter(s) in the loaded state, {len(group['params'])} in the optimizer")
+
+        param_of = {}
+        for group, saved in zip(self.param_groups, saved_groups):
+            for index, p in zip(saved["params"], group["params"]):
+                param_of[index] = p
+
+        new_state = {}
+        for index, values in saved_state.items():
+            if not isinstance(values, dict):
+                raise ValueError(f"load_state_dict: the state of parameter {index!r} is not a dict")
+            if index not in param_of:
+                raise ValueError(f"load_state_dict: the loaded state has an entry for parameter index "
+                                 f"{index!r}, which no parameter group lists")
+            p = param_of[index]
+            converted = {}
+            for key, value in values.items():
+                if isinstance(value, Tensor):
+                    value = value.data
+                if key == "step":
+                    converted[key] = _as_step(value, index)
+                elif isinstance(value, numbers.Number):
+                    converted[key] = value
+                elif not hasattr(value, "shape"):
+                    raise ValueError(f"load_state_dict: state {key!r} of parameter {index} is neither an "
+                                     f"array nor a number: {type(value).__name__}")
+                else:
+                    if tuple(value.shape) != tuple(p.shape):
+                        raise ValueError(f"load_state_dict: state {key!r} of parameter {index} has shape "
+                                         f"{tuple(value.shape)}, but the parameter has shape {tuple(p.shape)}")
+                    converted[key] = _array_like(value, p)
+            new_state[p] = converted
+
+        new_groups = []
+        for group, saved in zip(self.param_groups, saved_groups):
+            new_group = {k: v for k, v in group.items() if k != "params"}
+            new_group.update({k: copy.deepcopy(v) for k, v in saved.items() if k != "params"})
+            new_group["params"] = group["params"]
+            self._check_options(new_group)
+            new_groups.append(new_group)
+
+        self.state = new_state
+        self.param_groups = new_groups
+
+
+def _snapshot(value):
+    """A copy of a state value: arrays are copied, numbers returned as they are."""
+    if hasattr(value, "copy") and hasattr(value, "shape"):
+        return value.copy()
+    return copy.deepcopy(value)
+
+
+def _as_step(value, index):
+    """A step count from the state dict (a number or a one-element array) as a Python int."""
+    try:
+        step = float(value.item() if hasattr(value, "item") else value)
+    except (TypeError, ValueError):
+        raise ValueError(f"load_state_dict: 'step' of parameter {index} is not a number: {value!r}") from None
+    if step != int(step) or step < 0:
+        raise ValueError(f"load_state_dict: 'step' of parameter {index} must be a whole number >= 0, got {step}")
+    return int(step)
+
+
+def _array_like(value, p):
+    """A copy of array `value` on the device of parameter `p`, cast to its dtype if floating."""
+    array = backend.to_device(value, p.device)
+    xp = backend.array_module(array)
+    dtype = p.dtype if array.dtype.kind == "f" and p.dtype.kind == "f" else array.dtype
+    return xp.array(array, dtype=dtype, copy=True)
