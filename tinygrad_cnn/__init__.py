@@ -15,7 +15,7 @@ from .ops.movement import (reshape, permute, transpose, flatten, squeeze, unsque
                            concatenate, concat, stack, pad)
 from .ops.matmul import matmul
 from .gradcheck import gradcheck, GradcheckError
-
-from . import nn, models  # noqa: F401
+from .serialization import save, load  # noqa: F401
+from . import nn, optim, models  # noqa: F401
 
 __version__ = "0.1.0"

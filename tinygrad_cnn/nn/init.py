@@ -10,7 +10,8 @@ from ..autograd import no_grad
 
 def calculate_gain(nonlinearity, param=None):
     """The recommended gain for a nonlinearity (PyTorch's table)."""
-    linear = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "sigmoid")
+    linear = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+              "sigmoid")
     if nonlinearity in linear:
         return 1.0
     if nonlinearity == "tanh":
