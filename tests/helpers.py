@@ -10,7 +10,7 @@ import torch
 import tinygrad_cnn as tc
 from tinygrad_cnn import backend
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # tests compare tiny ops: a thread pool only adds overhead
 
 GPU_SKIP_REASON = "needs CuPy and a CUDA device"
 DEVICES = ["cpu", pytest.param("cuda:0", marks=[pytest.mark.gpu, pytest.mark.skipif(

@@ -27,22 +27,35 @@ class Module:
             raise AttributeError(f"cannot assign '{name}' before Module.__init__() is called "
                                  f"(call super().__init__() first in {type(self).__name__}.__init__)")
         params, buffers, modules = self._parameters, self._buffers, self._modules
-        if isinstance(value, (Parameter, Module)):
-            for table in (params, buffers, modules):
-                table.pop(name, None)
-            self.__dict__.pop(name, None)
-            (params if isinstance(value, Parameter) else modules)[name] = value
-        elif name in buffers and (value is None or isinstance(value, Tensor)):
-            buffers[name] = value
+        if isinstance(value, Parameter):
+            self._register(params, name, value)
         elif name in params:
             if value is not None:
                 raise TypeError(f"cannot assign {type(value).__name__} as parameter '{name}' of "
                                 f"{type(self).__name__} (a Parameter or None is expected)")
             params[name] = None
+        elif isinstance(value, Module):
+            self._register(modules, name, value)
+        elif name in modules:
+            if value is not None:
+                raise TypeError(f"cannot assign {type(value).__name__} as child module '{name}' of "
+                                f"{type(self).__name__} (a Module or None is expected)")
+            modules[name] = None
+        elif name in buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign {type(value).__name__} as buffer '{name}' of "
+                                f"{type(self).__name__} (a Tensor or None is expected)")
+            buffers[name] = value
         else:
-            buffers.pop(name, None)
-            modules.pop(name, None)
             object.__setattr__(self, name, value)
+
+    def _register(self, table, name, value):
+        """Put `value` in `table` (keeping its position when the name is there already)."""
+        for other in (self._parameters, self._buffers, self._modules):
+            if other is not table:
+                other.pop(name, None)
+        self.__dict__.pop(name, None)
+        table[name] = value
 
     def __getattr__(self, name):
         for table in ("_parameters", "_buffers", "_modules"):
@@ -102,8 +115,11 @@ class Module:
             yield m
 
     def named_children(self):
+        """(name, child) for each direct submodule, a module registered twice listed once."""
+        seen = set()
         for name, child in self._modules.items():
-            if child is not None:
+            if child is not None and id(child) not in seen:
+                seen.add(id(child))
                 yield name, child
 
     def children(self):
@@ -199,19 +215,24 @@ class Module:
         return self
 
     # -------------------------------------------------------------- state dict
+    def _state_tensors(self, prefix=""):
+        """(dotted name, Tensor) of every parameter and buffer in PyTorch's state_dict order:
+        own parameters, own buffers, then each child's (a module used twice appears under
+        both names, as in PyTorch)."""
+        for name, p in self._parameters.items():
+            if p is not None:
+                yield prefix + name, p
+        for name, b in self._buffers.items():
+            if b is not None:
+                yield prefix + name, b
+        for name, child in self._modules.items():
+            if child is not None:
+                yield from child._state_tensors(f"{prefix}{name}.")
+
     def state_dict(self, prefix=""):
-        """OrderedDict of dotted name -> array, PyTorch's keys and order: each module's
-        parameters, then its buffers, then its children's. The arrays are the module's own."""
-        state = OrderedDict()
-        for module_prefix, module in self.named_modules(prefix.rstrip(".")):
-            dotted = f"{module_prefix}." if module_prefix else ""
-            for name, p in module._parameters.items():
-                if p is not None:
-                    state[dotted + name] = p.data
-            for name, b in module._buffers.items():
-                if b is not None:
-                    state[dotted + name] = b.data
-        return state
+        """OrderedDict of dotted name -> array with PyTorch's keys and order. The arrays are
+        the module's own (not copies), as PyTorch's state_dict shares storage."""
+        return OrderedDict((key, t.data) for key, t in self._state_tensors(prefix))
 
     def load_state_dict(self, state_dict, strict=True):
         """Copy arrays (or Tensors) from `state_dict` into the parameters and buffers, in place.
@@ -220,13 +241,7 @@ class Module:
         and, with strict=True, every missing or unexpected key is listed in one RuntimeError;
         in that case nothing is changed. Returns (missing_keys, unexpected_keys).
         """
-        targets = OrderedDict()
-        for module_prefix, module in self.named_modules():
-            dotted = f"{module_prefix}." if module_prefix else ""
-            for table in (module._parameters, module._buffers):
-                for name, t in table.items():
-                    if t is not None:
-                        targets[dotted + name] = t
+        targets = OrderedDict(self._state_tensors())
         missing = [k for k in targets if k not in state_dict]
         unexpected = [k for k in state_dict if k not in targets]
         problems = []
