@@ -18,7 +18,7 @@ import itertools
 import threading
 import weakref
 
-from .backend import array_module, device_of
+from .backend import array_module, as_array
 from .errors import DeviceError, ShapeError
 
 # ---------------------------------------------------------------- grad mode
@@ -135,7 +135,7 @@ class Function:
         else:
             needs = (False,) * len(inputs)
         ctx = Context(needs)
-        out = cls.forward(ctx, *arrays, **params)
+        out = as_array(cls.forward(ctx, *arrays, **params))
         result = Tensor._wrap(out, device)
         if record:
             result.requires_grad = True
@@ -176,12 +176,20 @@ class _GradStore:
 
     An op's backward may hand the same array to several inputs (add returns its incoming
     gradient twice) or return a view. `.grad` arrays are accumulated in place later, so each
-    must own its memory: the first array stored is copied when it is a view or was handed
-    out already.
+    must own its memory: the first array stored is copied when it is a view, was handed out
+    already, or was returned for more than one input.
     """
 
     def __init__(self):
         self.handed_out = set()
+
+    def mark_repeated(self, grads):
+        """An array an op returns for several inputs (add returns its gradient twice) may be
+        waiting in the engine for one input while stored as another's .grad: mark it so that
+        any .grad made from it is a copy."""
+        ids = [id(g) for g in grads if g is not None]
+        if len(ids) != len(set(ids)):
+            self.handed_out.update(i for i in ids if ids.count(i) > 1)
 
     def accumulate(self, tensor, grad):
         from .tensor import Tensor  # noqa: PLC0415
@@ -243,10 +251,11 @@ def run_backward(root, grad=None, retain_graph=False):
         if len(input_grads) != len(node.inputs):
             raise RuntimeError(f"backward of op '{node.name}' returned {len(input_grads)} gradients "
                                f"for {len(node.inputs)} inputs")
+        store.mark_repeated(input_grads)
         for tensor, g in zip(node.inputs, input_grads):
             if g is None or tensor is None or not tensor.requires_grad:
                 continue
-            g = sum_to_shape(g, tensor.shape)
+            g = sum_to_shape(as_array(g), tensor.shape)
             parent = tensor._node
             if parent is None:
                 store.accumulate(tensor, g)

@@ -61,6 +61,14 @@ def array_module(*arrays):
     return np
 
 
+def as_array(value):
+    """`value` itself, or a 0-d array for a numpy scalar (numpy ufuncs on 0-d arrays return
+    scalars; tensors and gradients always hold arrays)."""
+    if isinstance(value, np.generic):
+        return np.asarray(value)
+    return value
+
+
 def parse_device(device):
     """Canonical device name for `device`: "cpu" or "cuda:N".
 

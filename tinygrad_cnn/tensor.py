@@ -32,8 +32,8 @@ def _to_array(data, dtype, device):
     """Copy `data` (Tensor, array, scalar or nested list) into a new array on `device`."""
     if isinstance(data, Tensor):
         data = data.data
-    if backend.is_gpu_array(data) or isinstance(data, np.ndarray):
-        array = data
+    if backend.is_gpu_array(data) or isinstance(data, (np.ndarray, np.generic)):
+        array = np.asarray(data) if isinstance(data, np.generic) else data  # numpy values keep their dtype
     else:
         array = np.asarray(data)
         if dtype is None and array.dtype == np.float64:
@@ -390,8 +390,8 @@ class Tensor:
                               axis=axis, keepdims=keepdims, ddof=ddof)
 
     def std(self, dim=None, keepdim=False, *, correction=1, unbiased=None, axis=None, keepdims=None, ddof=None):
-        return self.var(dim, keepdim, correction=correction, unbiased=unbiased,
-                        axis=axis, keepdims=keepdims, ddof=ddof).sqrt()
+        return ops.reduce.std(self, dim, keepdim, correction=correction, unbiased=unbiased,
+                              axis=axis, keepdims=keepdims, ddof=ddof)
 
     def argmax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         return ops.reduce.argmax(self, dim, keepdim, axis=axis, keepdims=keepdims)

@@ -73,6 +73,8 @@ def reduction_axes(op, ndim, dim=None, keepdim=False, axis=None, keepdims=None):
         return None, bool(keepdim)
     dims = dim if isinstance(dim, (tuple, list)) else (dim,)
     axes = tuple(sorted({normalize_dim(d, ndim, op) for d in dims}))
+    if ndim == 0:  # dim 0 / -1 of a 0-d tensor is the tensor itself, as in PyTorch
+        return None, bool(keepdim)
     if len(axes) != len(dims):
         raise ValueError(f"{op}: dimension {dim} repeated")
     return axes, bool(keepdim)

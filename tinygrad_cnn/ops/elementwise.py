@@ -86,6 +86,8 @@ class PowScalar(Function):
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
         p = ctx.exponent
+        if p == 0:  # d/dx x**0 = 0 everywhere, also at x = 0 where the formula gives 0 * inf
+            return array_module(g).zeros_like(g)
         if p == 2:
             return g * (2 * x)
         return g * (p * x ** (p - 1))
@@ -104,7 +106,8 @@ class Pow(Function):
     def backward(ctx, g):
         a, b, out = ctx.saved_tensors
         xp = array_module(a)
-        ga = g * b * a ** (b - 1) if ctx.needs_input_grad[0] else None
+        # where b == 0 the gradient w.r.t. a is 0, also at a == 0 (as PyTorch)
+        ga = xp.where(b == 0, 0, g * b * a ** (b - 1)) if ctx.needs_input_grad[0] else None
         gb = g * out * xp.log(a) if ctx.needs_input_grad[1] else None
         return ga, gb
 
@@ -316,6 +319,8 @@ def mul(a, b):
 def div(a, b):
     """a / b with broadcasting (true division)."""
     a, b = binary_operands(a, b, "div")
+    if a.dtype.kind in "biu" and b.dtype.kind in "biu":  # true division of integers gives float32
+        a = a.float()
     return Div.apply(a, b)
 
 

@@ -171,6 +171,11 @@ def flatten(x, start_dim=0, end_dim=-1):
 
 def squeeze(x, dim=None):
     """Drop axes of length 1 (all of them, or only `dim`, an int or tuple)."""
+    if x.ndim == 0:
+        if dim is not None:
+            for d in (dim if isinstance(dim, (tuple, list)) else (dim,)):
+                normalize_dim(d, 0, "squeeze")
+        return x
     if dim is None:
         dims = {i for i, s in enumerate(x.shape) if s == 1}
     else:
@@ -215,7 +220,7 @@ def getitem(x, index):
         if isinstance(part, Tensor):
             part = part.data
         elif isinstance(part, list):
-            part = xp.asarray(part)
+            part = xp.asarray(part) if part else xp.zeros(0, dtype="int64")
         if hasattr(part, "dtype") and hasattr(part, "shape"):
             part = backend.to_device(part, x.device)
             if part.dtype.kind not in "biu":

@@ -83,6 +83,30 @@ class Amin(Amax):
         return Amax.forward(ctx, x, axes, keepdims, smallest=True)
 
 
+class MaxAlongDim(Function):
+    """Largest (or smallest) value along one axis; the gradient goes to the returned index
+    only (as torch.max(x, dim)), so ties do not split it."""
+
+    name = "max"
+
+    @staticmethod
+    def forward(ctx, x, axis, keepdims, index):
+        """index: the argmax (or argmin) along `axis`, with keepdims=True."""
+        xp = array_module(x)
+        values = xp.take_along_axis(x, index, axis=axis)
+        ctx.in_shape, ctx.axis, ctx.index = x.shape, axis, index
+        return values if keepdims else values.squeeze(axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        xp = array_module(g)
+        shape = [1] * len(ctx.in_shape)
+        shape[ctx.axis] = ctx.in_shape[ctx.axis]
+        at_index = xp.arange(ctx.in_shape[ctx.axis]).reshape(shape) == ctx.index
+        g = g.reshape(ctx.index.shape)
+        return xp.where(at_index, g, xp.zeros((), dtype=g.dtype))
+
+
 class Var(Function):
     """Variance over axes with `correction` (1: unbiased, PyTorch's default; 0: biased)."""
 
@@ -101,6 +125,34 @@ class Var(Function):
         g = _expand_back(g, centered.shape, ctx.axes)
         with np.errstate(divide="ignore", invalid="ignore"):
             return g * centered * (2 / centered.dtype.type(ctx.divisor))
+
+
+class Std(Function):
+    """Standard deviation over axes; where it is 0 the gradient is 0 (as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdims, correction):
+        xp = array_module(x)
+        centered = x - x.mean(axis=axes, keepdims=True)
+        divisor = builtins.max(_count(x.shape, axes) - correction, 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = xp.sqrt((centered * centered).sum(axis=axes, keepdims=True) / x.dtype.type(divisor))
+        ctx.divisor, ctx.axes = divisor, axes
+        ctx.save_for_backward(centered, out)
+        return out if keepdims else out.reshape(_reduced_shape(x.shape, axes))
+
+    @staticmethod
+    def backward(ctx, g):
+        centered, out = ctx.saved_tensors
+        xp = array_module(g)
+        g = g.reshape(out.shape)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = xp.where(out == 0, 0, g / (out * centered.dtype.type(ctx.divisor)))
+        return centered * scale
+
+
+def _reduced_shape(in_shape, axes):
+    return tuple(s for i, s in enumerate(in_shape) if axes is not None and i not in axes)
 
 
 # ---------------------------------------------------------------- PyTorch-named functions
@@ -131,13 +183,19 @@ def amin(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     return Amin.apply(x, axes=axes, keepdims=keepdims)
 
 
-def _extreme(name, reduce_fn, arg_fn, elementwise_fn, x, dim, keepdim, axis, keepdims):
+def _extreme(name, reduce_fn, elementwise_fn, x, dim, keepdim, axis, keepdims):
     if isinstance(dim, Tensor):  # torch.max(a, b): elementwise
         return elementwise_fn(x, dim)
-    values = reduce_fn(x, dim, keepdim, axis=axis, keepdims=keepdims)
     if axis is None and isinstance(dim, int):  # PyTorch: max(dim) gives (values, indices)
-        return MaxResult(values, arg_fn(x, dim, keepdim))
-    return values
+        axes, keepdim = reduction_axes(name, x.ndim, dim, keepdim, None, keepdims)
+        _check_not_empty(name, x, axes)
+        if axes is None:  # a 0-d tensor: its value, at index 0
+            return MaxResult(x, Tensor._wrap(array_module(x.data).zeros((), dtype="int64"), x.device))
+        index = (x.data.argmin if name == "min" else x.data.argmax)(axis=axes[0], keepdims=True)
+        values = MaxAlongDim.apply(x, axis=axes[0], keepdims=keepdim, index=index)
+        index = index if keepdim else index.squeeze(axes[0])
+        return MaxResult(values, Tensor._wrap(index.astype("int64", copy=False), x.device))
+    return reduce_fn(x, dim, keepdim, axis=axis, keepdims=keepdims)
 
 
 def max(x, dim=None, keepdim=False, *, axis=None, keepdims=None):  # noqa: A001
@@ -145,13 +203,13 @@ def max(x, dim=None, keepdim=False, *, axis=None, keepdims=None):  # noqa: A001
     `max(other_tensor)` the elementwise maximum. A tuple `dim` or NumPy's `axis=` give values only.
     """
     from .elementwise import maximum  # noqa: PLC0415
-    return _extreme("max", amax, argmax, maximum, x, dim, keepdim, axis, keepdims)
+    return _extreme("max", amax, maximum, x, dim, keepdim, axis, keepdims)
 
 
 def min(x, dim=None, keepdim=False, *, axis=None, keepdims=None):  # noqa: A001
     """Mirror of `max` for the smallest values."""
     from .elementwise import minimum  # noqa: PLC0415
-    return _extreme("min", amin, argmin, minimum, x, dim, keepdim, axis, keepdims)
+    return _extreme("min", amin, minimum, x, dim, keepdim, axis, keepdims)
 
 
 def var(x, dim=None, keepdim=False, *, correction=1, unbiased=None, axis=None, keepdims=None, ddof=None):
@@ -166,9 +224,15 @@ def var(x, dim=None, keepdim=False, *, correction=1, unbiased=None, axis=None, k
     return Var.apply(x, axes=axes, keepdims=keepdims, correction=correction)
 
 
-def std(x, dim=None, keepdim=False, **kwargs):
-    """Standard deviation: sqrt(var(...)), same arguments as var."""
-    return var(x, dim, keepdim, **kwargs).sqrt()
+def std(x, dim=None, keepdim=False, *, correction=1, unbiased=None, axis=None, keepdims=None, ddof=None):
+    """Standard deviation over `dim`, same arguments as var; its gradient is 0 where it is 0."""
+    require_float("std", x)
+    axes, keepdims = reduction_axes("std", x.ndim, dim, keepdim, axis, keepdims)
+    if ddof is not None:
+        correction = ddof
+    if unbiased is not None:
+        correction = 1 if unbiased else 0
+    return Std.apply(x, axes=axes, keepdims=keepdims, correction=correction)
 
 
 def _arg_reduce(name, x, dim, keepdim, axis, keepdims, largest):
