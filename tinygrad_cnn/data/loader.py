@@ -71,13 +71,13 @@ class _ItemSource:
         xs = [_as_array(item[0]) for item in items]
         xp = backend.array_module(*xs)
         x = xp.stack([backend.to_device(a, backend.device_of(xs[0])) for a in xs])
-        y = np.asarray([_as_array(item[1]).item() if np.ndim(_as_array(item[1])) == 0 else _as_array(item[1])
-                        for item in items])
+        labels = [backend.to_device(_as_array(item[1]), "cpu") for item in items]
+        y = np.asarray([label.item() if label.ndim == 0 else label for label in labels])
         return x, y
 
 
 def _source(dataset):
-    from ._util import ImageDataset  # noqa: PLC0415
+    """How to gather batches of `dataset`: straight from arrays when possible, else item by item."""
     if isinstance(dataset, (tuple, list)) and len(dataset) == 2 and all(
             isinstance(a, Tensor) or hasattr(a, "shape") for a in dataset):
         x, y = _as_array(dataset[0]), _as_array(dataset[1])
@@ -90,7 +90,7 @@ def _source(dataset):
             index = dataset.indices if inner.index is None else inner.index[dataset.indices]
             return _ArraySource(inner.x, inner.y, index)
         return _ItemSource(dataset)
-    if isinstance(dataset, ImageDataset) and type(dataset).__getitem__ is ImageDataset.__getitem__:
+    if isinstance(dataset, _util.ImageDataset) and type(dataset).__getitem__ is _util.ImageDataset.__getitem__:
         return _ArraySource(dataset.data, dataset.targets)
     if not hasattr(dataset, "__getitem__") or not hasattr(dataset, "__len__"):
         raise TypeError(f"DataLoader: expected a dataset (with __len__ and __getitem__) or an (x, y) pair "
@@ -152,7 +152,7 @@ class DataLoader:
             y = backend.to_device(y, self.device)
             xp = backend.array_module(x)
             if x.dtype == np.uint8:
-                x = x.astype(xp.float32) / xp.float32(255)
+                x = xp.divide(x, xp.float32(255), dtype=xp.float32)  # one pass, same values as astype then divide
             elif x.dtype != np.float32:
                 x = x.astype(xp.float32)
             if self.transform is not None:
