@@ -31,6 +31,11 @@ needs_fashion = pytest.mark.skipif(not os.path.isdir(FASHION_DIR),
 
 
 # ------------------------------------------------------------------ independent parsers
+def read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
 def parse_cifar(path):
     with open(path, "rb") as f:
         d = pickle.load(f, encoding="bytes")
@@ -38,7 +43,7 @@ def parse_cifar(path):
 
 
 def parse_idx(path):
-    raw = open(path, "rb").read()
+    raw = read_bytes(path)
     if path.endswith(".gz"):
         raw = gzip.decompress(raw)
     magic, = struct.unpack(">I", raw[:4])
@@ -89,7 +94,7 @@ def test_cifar_subset_loads_exactly():
 def test_cifar_damaged_file_names_the_file(tmp_path, damage):
     folder = tmp_path / "cifar-10-batches-py"
     link_folder(CIFAR_DIR, str(folder), CIFAR_FILES, skip=["data_batch_3"])
-    raw = bytearray(open(os.path.join(CIFAR_DIR, "data_batch_3"), "rb").read())
+    raw = bytearray(read_bytes(os.path.join(CIFAR_DIR, "data_batch_3")))
     labels_at = raw.index(b"labels")
     if damage == "truncate":
         raw = raw[:len(raw) // 2]
@@ -221,7 +226,7 @@ def test_mnist_torchvision_layout_and_uncompressed(tmp_path):
     plain = tmp_path / "plain"
     plain.mkdir()
     for name in MNIST_FILES[2:]:
-        (plain / name[:-3]).write_bytes(gzip.decompress(open(os.path.join(MNIST_ROOT, name), "rb").read()))
+        (plain / name[:-3]).write_bytes(gzip.decompress(read_bytes(os.path.join(MNIST_ROOT, name))))
     np.testing.assert_array_equal(MNIST(str(plain), train=False).data[:, 0], expected)
 
 
@@ -229,7 +234,7 @@ def test_mnist_torchvision_layout_and_uncompressed(tmp_path):
 @pytest.mark.parametrize("damage", ["truncated_gz", "corrupt_gz", "truncated_idx", "bad_magic", "count_mismatch"])
 def test_mnist_damaged_file_names_the_file(tmp_path, damage):
     link_folder(MNIST_ROOT, str(tmp_path), MNIST_FILES[2:], skip=["t10k-images-idx3-ubyte.gz"])
-    gz = open(os.path.join(MNIST_ROOT, "t10k-images-idx3-ubyte.gz"), "rb").read()
+    gz = read_bytes(os.path.join(MNIST_ROOT, "t10k-images-idx3-ubyte.gz"))
     raw = gzip.decompress(gz)
     name = "t10k-images-idx3-ubyte.gz"
     if damage == "truncated_gz":

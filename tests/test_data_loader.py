@@ -9,7 +9,9 @@ import pytest
 
 import tinygrad_cnn as tc
 from tinygrad_cnn.data import DataLoader, Shapes, Subset, random_split
+from tinygrad_cnn import backend
 from tinygrad_cnn.data import transforms as T
+from helpers import DEVICES
 
 THREAD = "tinygrad_cnn-DataLoader"
 
@@ -209,6 +211,21 @@ def test_errors_in_the_thread_reach_the_consumer():
         for _ in loader:
             pass
     assert loader_threads() == []
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_batches_land_on_the_device(device):
+    ds = Shapes(20, seed=0, size=16)
+    pipeline = T.Compose([T.RandomCrop(16, padding=2), T.RandomHorizontalFlip(), T.Normalize(0.5, 0.25)])
+    on_device = DataLoader(ds, batch_size=8, shuffle=True, seed=1, device=device)
+    on_cpu = DataLoader(ds, batch_size=8, shuffle=True, seed=1)
+    for (x, y), (xc, yc) in zip(on_device, on_cpu):
+        assert x.device == backend.parse_device(device) and y.device == x.device
+        assert backend.device_of(x.data) == x.device
+        np.testing.assert_array_equal(backend.to_device(x.data, "cpu"), xc.numpy())
+        np.testing.assert_array_equal(backend.to_device(y.data, "cpu"), yc.numpy())
+    augmented = [x for x, _ in DataLoader(ds, batch_size=8, seed=1, transform=pipeline, device=device)]
+    assert all(x.shape[1:] == (3, 16, 16) and x.dtype == np.float32 for x in augmented)
 
 
 def test_bad_arguments():
