@@ -15,7 +15,9 @@ def _as_float64_inputs(inputs):
     converted = []
     for item in inputs:
         if isinstance(item, Tensor) and item.dtype.kind == "f":
-            converted.append(Tensor(item.data.astype("float64"), requires_grad=item.requires_grad))
+            # C order, so that full mode can perturb elements through a flat view
+            data = backend.array_module(item.data).array(item.data, dtype="float64", order="C")
+            converted.append(Tensor(data, requires_grad=item.requires_grad))
         else:
             converted.append(item)
     return converted

@@ -1,6 +1,8 @@
 """softmax, log_softmax and the losses: cross_entropy (fused with log_softmax), nll_loss, mse_loss."""
 import warnings
 
+import numpy as np
+
 from ..autograd import Function
 from ..backend import array_module
 from ..errors import ShapeError
@@ -51,7 +53,8 @@ def _reduce(losses, weights_sum, reduction):
         return losses
     if reduction == "sum":
         return losses.sum()
-    return losses.sum() / losses.dtype.type(weights_sum)
+    with np.errstate(invalid="ignore"):  # every row ignored: nan, as in PyTorch
+        return losses.sum() / losses.dtype.type(weights_sum)
 
 
 class CrossEntropy(Function):
@@ -86,8 +89,8 @@ class CrossEntropy(Function):
         n, c = logp.shape
         if reduction == "none":
             row_scale = g * valid
-        else:
-            row_scale = valid * (g / g.dtype.type(count) if reduction == "mean" else g)
+        else:  # with every row ignored the mean loss is 0/0 = nan, yet its gradient is 0 (as PyTorch)
+            row_scale = valid * (g / g.dtype.type(max(count, 1)) if reduction == "mean" else g)
         row_scale = row_scale.astype(logp.dtype, copy=False)[:, None]
         grad = xp.exp(logp)
         if smoothing:
@@ -118,7 +121,7 @@ class NLLLoss(Function):
         target, valid = ctx.saved_tensors
         shape, reduction, count = ctx.meta
         xp = array_module(g)
-        scale = g / g.dtype.type(count) if reduction == "mean" else g
+        scale = g / g.dtype.type(max(count, 1)) if reduction == "mean" else g
         grad = xp.zeros(shape, dtype=g.dtype)
         grad[xp.arange(shape[0]), target] = -(scale * valid)
         return grad

@@ -80,7 +80,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     op = "batch_norm"
     x = input
     require_float(op, x, weight, bias)
-    same_dtype(op, x, weight, bias)
+    same_dtype(op, x, weight, bias, running_mean, running_var)
     if x.ndim < 2:
         raise ShapeError(f"{op}: expected input of shape (N, C) or (N, C, H, W), got {x.shape}")
     c = x.shape[1]
