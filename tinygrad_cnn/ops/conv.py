@@ -9,11 +9,15 @@ consecutive floats of the padded input, so the copy streams through memory, and
 
 is already channels-last: the result is returned as an (N, O, Ho, Wo) view of it, without a
 transposing copy. The next conv, pool or batch norm reads that layout just as cheaply.
-
-Backward: weight gradient = cols.T @ g (one GEMM); input gradient = g @ wmat.T followed by
-col2im, a loop over the kh*kw kernel positions adding each slab into the padded input
-gradient (no atomics, so deterministic; no loop over the batch or output positions).
 Groups become a batch axis of the GEMMs.
+
+Backward:
+- weight gradient = cols.T @ g, one GEMM;
+- input gradient, stride 1: the transposed convolution, i.e. the same im2col + GEMM applied
+  to the output gradient with the kernel flipped and its in/out channels swapped;
+- input gradient, strided: g @ wmat.T, then col2im: a loop over the kh*kw kernel positions
+  adding each slab into the padded input gradient.
+Both are deterministic (no atomics) and never loop over the batch or output positions.
 """
 from .. import backend
 from ..autograd import Function
@@ -22,67 +26,103 @@ from ..errors import ShapeError
 from .common import require_float, same_dtype
 
 
+def _im2col(x_nhwc, padding, kernel, stride, dilation, groups):
+    """Columns (G, N*Ho*Wo, kh*kw*Cg) of the windows of x_nhwc (N, H, W, C), and (Ho, Wo).
+
+    padding: ((top, bottom), (left, right)). Row r of group g holds the window of output
+    position r, ordered (kernel row, kernel column, channel of group g).
+    """
+    xp = array_module(x_nhwc)
+    n, h, w, c = x_nhwc.shape
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    (pt, pb), (pl, pr) = padding
+    hp, wp = h + pt + pb, w + pl + pr
+    ho, wo = (hp - dh * (kh - 1) - 1) // sh + 1, (wp - dw * (kw - 1) - 1) // sw + 1
+    if pt or pb or pl or pr:
+        padded = xp.zeros((n, hp, wp, c), dtype=x_nhwc.dtype)
+        padded[:, pt:pt + h, pl:pl + w, :] = x_nhwc
+    else:
+        padded = x_nhwc
+    cg = c // groups
+    s_n, s_h, s_w, s_c = padded.strides
+    windows = backend.as_strided(padded, (n, ho, wo, kh, kw, groups, cg),
+                                 (s_n, s_h * sh, s_w * sw, s_h * dh, s_w * dw, s_c * cg, s_c))
+    # the copy; for groups=1 the leading axis has length 1 and costs nothing
+    cols = windows.transpose(5, 0, 1, 2, 3, 4, 6).reshape(groups, n * ho * wo, kh * kw * cg)
+    return cols, (ho, wo)
+
+
+def _rows_to_nchw(rows, n, h, w):
+    """(G, N*H*W, Cg) GEMM result -> (N, C, H, W) view of channels-last memory."""
+    g, m, cg = rows.shape
+    return rows.transpose(1, 0, 2).reshape(n, h, w, g * cg).transpose(0, 3, 1, 2)
+
+
 class Conv2d(Function):
     """out[n, o] = sum_c,i,j x_padded[n, c, h*sh + i*dh, w*sw + j*dw] * weight[o, c, i, j] + bias[o]."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, stride, padding, dilation, groups):
-        xp = array_module(x)
-        n, c, h, w = x.shape
+        n = x.shape[0]
         o, cg, kh, kw = weight.shape
-        (sh, sw), ((pt, pb), (pl, pr)), (dh, dw) = stride, padding, dilation
-        g, og = groups, o // groups
-        hp, wp = h + pt + pb, w + pl + pr
-        ho, wo = (hp - dh * (kh - 1) - 1) // sh + 1, (wp - dw * (kw - 1) - 1) // sw + 1
-        m, k = n * ho * wo, kh * kw * cg
-
-        x_nhwc = x.transpose(0, 2, 3, 1)
-        if pt or pb or pl or pr:
-            padded = xp.zeros((n, hp, wp, c), dtype=x.dtype)
-            padded[:, pt:pt + h, pl:pl + w, :] = x_nhwc
-        else:
-            padded = x_nhwc
-        s_n, s_h, s_w, s_c = padded.strides
-        windows = backend.as_strided(padded, (n, ho, wo, kh, kw, g, cg),
-                                     (s_n, s_h * sh, s_w * sw, s_h * dh, s_w * dw, s_c * cg, s_c))
-        # im2col: (G, N*Ho*Wo, kh*kw*Cg); for groups=1 the leading axis has length 1 and costs nothing
-        cols = windows.transpose(5, 0, 1, 2, 3, 4, 6).reshape(g, m, k)
-        wmat = weight.reshape(g, og, cg, kh, kw).transpose(0, 3, 4, 2, 1).reshape(g, k, og)
-        out = (cols @ wmat).transpose(1, 0, 2).reshape(m, o)
+        og = o // groups
+        cols, (ho, wo) = _im2col(x.transpose(0, 2, 3, 1), padding, (kh, kw), stride, dilation, groups)
+        wmat = weight.reshape(groups, og, cg, kh, kw).transpose(0, 3, 4, 2, 1).reshape(groups, kh * kw * cg, og)
+        out = cols @ wmat  # (G, N*Ho*Wo, O/G)
         if bias is not None:
-            out += bias
-
-        ctx.geometry = (x.shape, weight.shape, stride, padding, dilation, groups, ho, wo)
+            out += bias.reshape(groups, 1, og)
+        ctx.geometry = (x.shape, (kh, kw), stride, padding, dilation, groups, ho, wo)
         ctx.save_for_backward(cols if ctx.needs_input_grad[1] else None,
-                              wmat if ctx.needs_input_grad[0] else None)
-        return out.reshape(n, ho, wo, o).transpose(0, 3, 1, 2)
+                              weight if ctx.needs_input_grad[0] else None)
+        return _rows_to_nchw(out, n, ho, wo)
 
     @staticmethod
     def backward(ctx, grad):
-        cols, wmat = ctx.saved_tensors
-        (n, c, h, w), (o, cg, kh, kw), (sh, sw), ((pt, pb), (pl, pr)), (dh, dw), g, ho, wo = ctx.geometry
-        og, m = o // g, n * ho * wo
-        xp = array_module(grad)
-        # (G, N*Ho*Wo, O/G): rows of the channels-last gradient, split by group
-        g_rows = grad.transpose(0, 2, 3, 1).reshape(m, g, og).transpose(1, 0, 2)
-
+        cols, weight = ctx.saved_tensors
+        (n, c, h, w), (kh, kw), stride, padding, dilation, g, ho, wo = ctx.geometry
         grad_x = grad_w = grad_b = None
-        if ctx.needs_input_grad[1]:
-            gw = cols.transpose(0, 2, 1) @ g_rows  # (G, kh*kw*Cg, O/G)
-            grad_w = gw.reshape(g, kh, kw, cg, og).transpose(0, 4, 3, 1, 2).reshape(o, cg, kh, kw)
-        if ctx.needs_input_grad[2]:
-            grad_b = grad.sum(axis=(0, 2, 3))
+        if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
+            o = grad.shape[1]
+            og = o // g
+            # (G, N*Ho*Wo, O/G): rows of the channels-last gradient, split by group
+            g_rows = grad.transpose(0, 2, 3, 1).reshape(n * ho * wo, g, og).transpose(1, 0, 2)
+            if ctx.needs_input_grad[1]:
+                gw = cols.transpose(0, 2, 1) @ g_rows  # (G, kh*kw*Cg, O/G)
+                grad_w = gw.reshape(g, kh, kw, c // g, og).transpose(0, 4, 3, 1, 2).reshape(o, c // g, kh, kw)
+            if ctx.needs_input_grad[2]:
+                grad_b = grad.sum(axis=(0, 2, 3))
         if ctx.needs_input_grad[0]:
-            gcols = (g_rows @ wmat.transpose(0, 2, 1)).reshape(g, n, ho, wo, kh, kw, cg)
-            hp, wp = h + pt + pb, w + pl + pr
-            gpad = xp.zeros((n, hp, wp, g, cg), dtype=grad.dtype)
-            for i in range(kh):  # col2im: each kernel position adds one strided slab
-                rows = slice(i * dh, i * dh + sh * (ho - 1) + 1, sh)
-                for j in range(kw):
-                    cols_j = slice(j * dw, j * dw + sw * (wo - 1) + 1, sw)
-                    gpad[:, rows, cols_j] += gcols[:, :, :, :, i, j, :].transpose(1, 2, 3, 0, 4)
-            grad_x = gpad[:, pt:pt + h, pl:pl + w].reshape(n, h, w, c).transpose(0, 3, 1, 2)
+            grad_x = _input_grad(grad, weight, (n, c, h, w), stride, padding, dilation, g)
         return grad_x, grad_w, grad_b
+
+
+def _input_grad(grad, weight, in_shape, stride, padding, dilation, groups):
+    """d(loss)/d(input) of a convolution, given the output gradient (N, O, Ho, Wo)."""
+    n, c, h, w = in_shape
+    o, cg, kh, kw = weight.shape
+    og = o // groups
+    (dh, dw), ((pt, pb), (pl, pr)) = dilation, padding
+    # Padding of the output gradient that makes the transposed convolution a plain one.
+    reach_h, reach_w = dh * (kh - 1), dw * (kw - 1)
+    g_padding = ((reach_h - pt, reach_h - pb), (reach_w - pl, reach_w - pr))
+    if stride == (1, 1) and min(min(pair) for pair in g_padding) >= 0:
+        flipped = weight.reshape(groups, og, cg, kh, kw)[:, :, :, ::-1, ::-1]
+        wmat_t = flipped.transpose(0, 3, 4, 1, 2).reshape(groups, kh * kw * og, cg)
+        g_cols, _ = _im2col(grad.transpose(0, 2, 3, 1), g_padding, (kh, kw), (1, 1), dilation, groups)
+        return _rows_to_nchw(g_cols @ wmat_t, n, h, w)
+
+    xp = array_module(grad)
+    (sh, sw), ho, wo = stride, grad.shape[2], grad.shape[3]
+    g_rows = grad.transpose(0, 2, 3, 1).reshape(n * ho * wo, groups, og).transpose(1, 0, 2)
+    wmat = weight.reshape(groups, og, cg, kh, kw).transpose(0, 3, 4, 2, 1).reshape(groups, kh * kw * cg, og)
+    gcols = (g_rows @ wmat.transpose(0, 2, 1)).reshape(groups, n, ho, wo, kh, kw, cg)
+    gpad = xp.zeros((n, h + pt + pb, w + pl + pr, groups, cg), dtype=grad.dtype)
+    for i in range(kh):  # col2im: each kernel position adds one strided slab
+        rows = slice(i * dh, i * dh + sh * (ho - 1) + 1, sh)
+        for j in range(kw):
+            columns = slice(j * dw, j * dw + sw * (wo - 1) + 1, sw)
+            gpad[:, rows, columns] += gcols[:, :, :, :, i, j, :].transpose(1, 2, 3, 0, 4)
+    return gpad[:, pt:pt + h, pl:pl + w].reshape(n, h, w, c).transpose(0, 3, 1, 2)
 
 
 # ---------------------------------------------------------------- argument handling

@@ -40,34 +40,75 @@ def _slab(array, i, j, stride, out_hw):
     return array[:, :, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw]
 
 
+def _is_channels_last(x):
+    """True when x (N, C, H, W) has its channels innermost in memory, as conv outputs do."""
+    return x.shape[1] > 1 and x.strides[1] < x.strides[3]
+
+
+def _new_array(xp, shape, dtype, channels_last, fill=None):
+    """A new (N, C, H, W) array, laid out channels-last or NCHW; filled with `fill` unless None."""
+    n, c, h, w = shape
+    if channels_last:
+        array = xp.empty((n, h, w, c), dtype=dtype).transpose(0, 3, 1, 2)
+    else:
+        array = xp.empty(shape, dtype=dtype)
+    if fill is not None:
+        array[...] = fill
+    return array
+
+
 class MaxPool2d(Function):
     """Max over each window; padding counts as -inf. The gradient of each output goes to the
-    first maximal position of its window in row-major order (as PyTorch)."""
+    first maximal position of its window in row-major order (as PyTorch).
+
+    Forward walks the kh*kw kernel positions, each a strided slab of the input of the output's
+    shape, keeping the running maximum and (when a gradient is needed) the kernel position it
+    came from, one byte per output. Backward sends each output's gradient to that position.
+    """
 
     name = "max_pool2d"
 
     @staticmethod
     def forward(ctx, x, kernel, stride, padding):
         xp = array_module(x)
-        padded = _pad(x, padding, -xp.inf)
-        out = _windows(padded, kernel, stride).max(axis=(4, 5))
-        ctx.geometry = (x.shape, kernel, stride, padding)
-        ctx.save_for_backward(padded, out)
-        return out
+        (kh, kw), (ph, pw) = kernel, padding
+        padded = x
+        if ph or pw:
+            n, c, h, w = x.shape
+            padded = _new_array(xp, (n, c, h + 2 * ph, w + 2 * pw), x.dtype, _is_channels_last(x), fill=-xp.inf)
+            padded[:, :, ph:ph + h, pw:pw + w] = x
+        out_hw = ((padded.shape[2] - kh) // stride[0] + 1, (padded.shape[3] - kw) // stride[1] + 1)
+        best = _slab(padded, 0, 0, stride, out_hw).copy(order="K")
+        need_index = ctx.needs_input_grad[0]
+        if need_index:
+            position = xp.zeros_like(best, dtype=xp.uint8 if kh * kw <= 256 else xp.int32)
+        for k in range(1, kh * kw):
+            candidate = _slab(padded, k // kw, k % kw, stride, out_hw)
+            if need_index:
+                better = candidate > best  # strict: the first maximum keeps the gradient
+                xp.copyto(best, candidate, where=better)
+                xp.copyto(position, k, where=better)
+            else:
+                xp.maximum(best, candidate, out=best)
+        if need_index:
+            ctx.geometry = (x.shape, _is_channels_last(x), padded.shape, kernel, stride, padding)
+            ctx.save_for_backward(position)
+        return best
 
     @staticmethod
     def backward(ctx, g):
-        padded, out = ctx.saved_tensors
-        (n, c, h, w), (kh, kw), stride, (ph, pw) = ctx.geometry
+        (position,) = ctx.saved_tensors
+        (n, c, h, w), channels_last, padded_shape, (kh, kw), stride, (ph, pw) = ctx.geometry
         xp = array_module(g)
-        grad = xp.zeros(padded.shape, dtype=g.dtype)
-        taken = xp.zeros(out.shape, dtype=bool)  # windows whose maximum already got the gradient
-        for i in range(kh):
-            for j in range(kw):
-                hit = _slab(padded, i, j, stride, out.shape[2:]) == out
-                hit &= ~taken
-                taken |= hit
-                _slab(grad, i, j, stride, out.shape[2:])[...] += g * hit
+        # When the windows tile the input exactly, every input element is written once below.
+        tiles = (kh, kw) == stride and (ph, pw) == (0, 0) and h % kh == 0 and w % kw == 0
+        grad = _new_array(xp, padded_shape, g.dtype, channels_last, fill=None if tiles else 0)
+        for k in range(kh * kw):
+            slab = _slab(grad, k // kw, k % kw, stride, g.shape[2:])
+            if tiles:
+                xp.multiply(g, position == k, out=slab)
+            else:
+                slab += g * (position == k)
         return grad[:, :, ph:ph + h, pw:pw + w]
 
 
