@@ -7,6 +7,10 @@ estimates in place with momentum (new = (1 - momentum) * old + momentum * batch)
     dx = weight * invstd * (g - mean(g) - xhat * mean(g * xhat))     (means over N, H, W)
 
 Eval: y = (x - running_mean) * weight / sqrt(running_var + eps) + bias, an affine map.
+
+The work is done on the "rows" view of the data, (N*H*W, C) with channels last: free for conv
+outputs, which are channels-last already. Per-channel sums are then a matrix-vector product
+(ones @ rows) and sums of products an einsum, both single passes over memory.
 """
 from ..autograd import Function
 from ..backend import array_module
@@ -14,11 +18,47 @@ from ..errors import ShapeError
 from .common import require_float, same_dtype
 
 
-def _stat_axes_and_shape(x):
-    """Axes reduced over (all but channels) and the broadcast shape of per-channel values."""
-    axes = (0,) + tuple(range(2, x.ndim))
-    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
-    return axes, shape
+class _Rows:
+    """The geometry of an (N, C, *spatial) array's data as rows with channels last.
+
+    `wide(a)` gives the (M, C) matrix of channel values (M = N * prod(spatial)) viewed as
+    (M / r, r * C): r consecutive rows side by side, so that per-channel elementwise ops
+    run over long rows (a row of 16 channels is too short for NumPy's inner loops).
+    Per-channel vectors are tiled r times to match (`tile`) and per-column results folded
+    back to C values (`fold`). For conv outputs, which are channels-last, no copy is made.
+    """
+
+    def __init__(self, shape):
+        self.shape, self.channels = shape, shape[1]
+        self.count = 1
+        for i, s in enumerate(shape):
+            if i != 1:
+                self.count *= s
+        self.r = next((r for r in (32, 16, 8, 4, 2) if self.channels * r <= 512 and self.count % r == 0), 1)
+
+    def wide(self, a):
+        rows = array_module(a).moveaxis(a, 1, -1).reshape(-1, self.channels)
+        return rows.reshape(self.count // self.r, self.r * self.channels)
+
+    def tile(self, vector):
+        return array_module(vector).tile(vector, self.r) if self.r > 1 else vector
+
+    def fold(self, columns):
+        return columns.reshape(self.r, self.channels).sum(axis=0) if self.r > 1 else columns
+
+    def column_sums(self, wide):
+        """Per-channel sums, as one matrix-vector product."""
+        xp = array_module(wide)
+        return self.fold(xp.ones(wide.shape[0], dtype=wide.dtype) @ wide)
+
+    def column_dots(self, a, b):
+        """Per-channel sums of a * b, without a temporary of their size."""
+        return self.fold(array_module(a).einsum("ij,ij->j", a, b))
+
+    def to_array(self, wide):
+        """A wide result back as an (N, C, *spatial) view."""
+        n, c, spatial = self.shape[0], self.channels, tuple(self.shape[2:])
+        return array_module(wide).moveaxis(wide.reshape((n,) + spatial + (c,)), -1, 1)
 
 
 class BatchNorm(Function):
@@ -27,44 +67,53 @@ class BatchNorm(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):
         xp = array_module(x)
-        axes, shape = _stat_axes_and_shape(x)
-        count = x.size // x.shape[1]
+        rows = _Rows(x.shape)
+        x_wide = rows.wide(x)
+        dtype = x.dtype.type
         if training:
-            mean = x.mean(axis=axes, keepdims=True)
-            xhat = x - mean
-            var = (xhat * xhat).mean(axis=axes, keepdims=True)
-            invstd = 1 / xp.sqrt(var + eps)
-            xhat *= invstd
+            # Sum values shifted by the first row: float32 sums of 10^4 terms lose digits in
+            # proportion to the values' magnitude, and |x - x[0]| is of the order of the spread.
+            first = x_wide[0, :rows.channels]
+            centered = x_wide - rows.tile(first)
+            shifted_mean = rows.column_sums(centered) / dtype(rows.count)
+            centered -= rows.tile(shifted_mean)
+            mean = shifted_mean + first
+            var = rows.column_dots(centered, centered) / dtype(rows.count)
+            invstd = dtype(1) / xp.sqrt(var + dtype(eps))
             if running_mean is not None:
                 running_mean *= 1 - momentum
-                running_mean += momentum * mean.reshape(-1)
+                running_mean += momentum * mean
             if running_var is not None:
                 running_var *= 1 - momentum
-                running_var += (momentum * count / (count - 1)) * var.reshape(-1)
+                running_var += (momentum * rows.count / (rows.count - 1)) * var
         else:
-            invstd = 1 / xp.sqrt(running_var.reshape(shape) + eps)
-            xhat = (x - running_mean.reshape(shape)) * invstd
-        out = xhat * weight.reshape(shape) if weight is not None else xhat.copy()
+            invstd = dtype(1) / xp.sqrt(running_var + dtype(eps))
+            centered = x_wide - rows.tile(running_mean)
+        scale = invstd if weight is None else invstd * weight
+        out = centered * rows.tile(scale)
         if bias is not None:
-            out += bias.reshape(shape)
-        ctx.training, ctx.count = training, count
-        ctx.save_for_backward(xhat, invstd, weight)
-        return out
+            out += rows.tile(bias)
+        ctx.training, ctx.rows = training, rows
+        ctx.save_for_backward(centered, invstd, weight)
+        return rows.to_array(out)
 
     @staticmethod
     def backward(ctx, g):
-        xhat, invstd, weight = ctx.saved_tensors
-        axes, shape = _stat_axes_and_shape(g)
-        grad_b = g.sum(axis=axes)
-        grad_w = (g * xhat).sum(axis=axes)
+        centered, invstd, weight = ctx.saved_tensors
+        layout = ctx.rows
+        g_wide = layout.wide(g)
+        grad_b = layout.column_sums(g_wide)
+        grad_w = layout.column_dots(g_wide, centered) * invstd  # sum(g * xhat)
         grad_x = None
         if ctx.needs_input_grad[0]:
-            scale = invstd if weight is None else invstd * weight.reshape(shape)
+            scale = invstd if weight is None else invstd * weight
+            wide = g_wide * layout.tile(scale)
             if ctx.training:
-                n = g.dtype.type(ctx.count)
-                grad_x = (g - grad_b.reshape(shape) / n - xhat * (grad_w.reshape(shape) / n)) * scale
-            else:
-                grad_x = g * scale
+                n = g.dtype.type(layout.count)
+                # scale * (g - mean(g) - xhat * mean(g * xhat)), with xhat = centered * invstd
+                wide -= centered * layout.tile(scale * invstd * grad_w / n)
+                wide -= layout.tile(scale * grad_b / n)
+            grad_x = layout.to_array(wide)
         return (grad_x,
                 grad_w if ctx.needs_input_grad[1] else None,
                 grad_b if ctx.needs_input_grad[2] else None)

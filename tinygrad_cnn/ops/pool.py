@@ -61,9 +61,11 @@ class MaxPool2d(Function):
     """Max over each window; padding counts as -inf. The gradient of each output goes to the
     first maximal position of its window in row-major order (as PyTorch).
 
-    Forward walks the kh*kw kernel positions, each a strided slab of the input of the output's
-    shape, keeping the running maximum and (when a gradient is needed) the kernel position it
-    came from, one byte per output. Backward sends each output's gradient to that position.
+    Forward takes the elementwise maximum of the kh*kw kernel-position slabs (strided views of
+    the input with the output's shape), keeping the input's memory layout. Backward walks the
+    same slabs: a slab position receives the gradient where it equals the maximum and no
+    earlier kernel position has taken it. The input is kept for backward; in conv-bn-relu-pool
+    networks relu keeps that same array, so this costs no memory.
     """
 
     name = "max_pool2d"
@@ -78,37 +80,36 @@ class MaxPool2d(Function):
             padded = _new_array(xp, (n, c, h + 2 * ph, w + 2 * pw), x.dtype, _is_channels_last(x), fill=-xp.inf)
             padded[:, :, ph:ph + h, pw:pw + w] = x
         out_hw = ((padded.shape[2] - kh) // stride[0] + 1, (padded.shape[3] - kw) // stride[1] + 1)
-        best = _slab(padded, 0, 0, stride, out_hw).copy(order="K")
-        need_index = ctx.needs_input_grad[0]
-        if need_index:
-            position = xp.zeros_like(best, dtype=xp.uint8 if kh * kw <= 256 else xp.int32)
-        for k in range(1, kh * kw):
-            candidate = _slab(padded, k // kw, k % kw, stride, out_hw)
-            if need_index:
-                better = candidate > best  # strict: the first maximum keeps the gradient
-                xp.copyto(best, candidate, where=better)
-                xp.copyto(position, k, where=better)
-            else:
-                xp.maximum(best, candidate, out=best)
-        if need_index:
-            ctx.geometry = (x.shape, _is_channels_last(x), padded.shape, kernel, stride, padding)
-            ctx.save_for_backward(position)
+        slabs = [_slab(padded, i, j, stride, out_hw) for i in range(kh) for j in range(kw)]
+        best = xp.maximum(slabs[0], slabs[1]) if len(slabs) > 1 else slabs[0].copy()
+        for slab in slabs[2:]:
+            xp.maximum(best, slab, out=best)
+        ctx.geometry = (x.shape, _is_channels_last(x), kernel, stride, padding)
+        ctx.save_for_backward(padded, best)
         return best
 
     @staticmethod
     def backward(ctx, g):
-        (position,) = ctx.saved_tensors
-        (n, c, h, w), channels_last, padded_shape, (kh, kw), stride, (ph, pw) = ctx.geometry
+        padded, best = ctx.saved_tensors
+        (n, c, h, w), channels_last, (kh, kw), stride, (ph, pw) = ctx.geometry
         xp = array_module(g)
         # When the windows tile the input exactly, every input element is written once below.
         tiles = (kh, kw) == stride and (ph, pw) == (0, 0) and h % kh == 0 and w % kw == 0
-        grad = _new_array(xp, padded_shape, g.dtype, channels_last, fill=None if tiles else 0)
+        grad = _new_array(xp, padded.shape, g.dtype, channels_last, fill=None if tiles else 0)
+        taken = xp.zeros(best.shape, dtype=bool)  # windows whose gradient has found its position
+        last = kh * kw - 1
         for k in range(kh * kw):
-            slab = _slab(grad, k // kw, k % kw, stride, g.shape[2:])
+            i, j = divmod(k, kw)
+            hit = xp.equal(_slab(padded, i, j, stride, best.shape[2:]), best)
+            if k:
+                xp.greater(hit, taken, out=hit)  # hit and not taken
+            if k < last:
+                xp.logical_or(taken, hit, out=taken)
+            target = _slab(grad, i, j, stride, best.shape[2:])
             if tiles:
-                xp.multiply(g, position == k, out=slab)
+                xp.multiply(g, hit, out=target)
             else:
-                slab += g * (position == k)
+                target += g * hit
         return grad[:, :, ph:ph + h, pw:pw + w]
 
 
