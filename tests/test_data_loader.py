@@ -77,6 +77,36 @@ def test_manual_seed_makes_unseeded_loader_repeat():
         np.testing.assert_array_equal(a, b)
 
 
+def test_state_dict_resumes_the_private_order_in_a_rebuilt_loader(tmp_path):
+    straight = DataLoader(indexed_arrays(30), batch_size=4, shuffle=True, seed=3)
+    expected = [epoch_indices(straight) for _ in range(4)]
+
+    first = DataLoader(indexed_arrays(30), batch_size=4, shuffle=True, seed=3)
+    got = [epoch_indices(first) for _ in range(2)]
+    path = str(tmp_path / "loader.npz")
+    tc.save(first.state_dict(), path)                  # the state goes through a checkpoint file
+    rebuilt = DataLoader(indexed_arrays(30), batch_size=4, shuffle=True, seed=3)
+    rebuilt.load_state_dict(tc.load(path))
+    got += [epoch_indices(rebuilt) for _ in range(2)]
+    for a, b in zip(got, expected):
+        np.testing.assert_array_equal(a, b)
+    fresh = DataLoader(indexed_arrays(30), batch_size=4, shuffle=True, seed=3)
+    np.testing.assert_array_equal(epoch_indices(fresh), expected[0])  # without the state it starts over
+    assert not np.array_equal(expected[0], expected[2])
+
+
+def test_load_state_dict_refuses_a_mismatched_state():
+    seeded = DataLoader(indexed_arrays(10), batch_size=4, shuffle=True, seed=3)
+    unseeded = DataLoader(indexed_arrays(10), batch_size=4, shuffle=True)
+    assert unseeded.state_dict() == {"generator": None}
+    with pytest.raises(ValueError, match="private generator"):
+        seeded.load_state_dict(unseeded.state_dict())
+    with pytest.raises(ValueError, match="no private generator"):
+        unseeded.load_state_dict(seeded.state_dict())
+    with pytest.raises(ValueError, match="expected a dict"):
+        seeded.load_state_dict({"rng": 1})
+
+
 @pytest.mark.parametrize("n,batch_size", [(23, 5), (20, 5), (3, 5)])
 def test_drop_last(n, batch_size):
     loader = DataLoader(indexed_arrays(n), batch_size=batch_size, shuffle=True, seed=0, drop_last=True)

@@ -2,7 +2,9 @@
 
 Every index appears once per epoch; with shuffle=True the order is redrawn each epoch from
 a private generator (`seed=`) or the library's CPU generator (so `tc.manual_seed` repeats
-it). Random transforms get a private generator per epoch, seeded from the same source in
+it). `state_dict()` / `load_state_dict()` save and restore the private generator, so a loader
+rebuilt after a restart continues with the next epoch's order (the library's generator is
+saved with `tinygrad_cnn.backend.get_rng_state`). Random transforms get a private generator per epoch, seeded from the same source in
 the consuming thread, so prefetching never makes augmentation depend on thread timing.
 
 The background thread feeds a bounded queue and stops as soon as the loop that consumes the
@@ -133,6 +135,24 @@ class DataLoader:
 
     def _generator(self):
         return self._rng if self._rng is not None else backend.generator("cpu")
+
+    def state_dict(self):
+        """The loader's random state: {"generator": the private generator's state, or None when
+        the loader draws from the library's CPU generator (saved by backend.get_rng_state)}."""
+        return {"generator": self._rng.bit_generator.state if self._rng is not None else None}
+
+    def load_state_dict(self, state_dict):
+        """Restore a state from `state_dict()`: the next epoch then draws exactly what it would
+        have drawn in the loader that was saved."""
+        if not isinstance(state_dict, dict) or "generator" not in state_dict:
+            raise ValueError("DataLoader.load_state_dict: expected a dict with key 'generator'")
+        state = state_dict["generator"]
+        if (state is None) != (self._rng is None):
+            has, saved = ("a private generator (seed=)", "none") if state is None else \
+                ("no private generator (seed=None)", "one")
+            raise ValueError(f"DataLoader.load_state_dict: this loader has {has}, the saved state has {saved}")
+        if state is not None:
+            self._rng.bit_generator.state = state
 
     def _epoch_plan(self):
         """This epoch's index batches and the transforms' generator (drawn in the calling thread)."""
