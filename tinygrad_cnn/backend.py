@@ -8,7 +8,9 @@ sees a device, else cpu). Asking for a GPU where there is none raises DeviceErro
 
 All GPU-specific code of the library lives in this file.
 """
+import os
 import random as _pyrandom
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -208,3 +210,38 @@ def as_strided(array, shape, strides):
     if is_gpu_array(array):
         return _cupy.lib.stride_tricks.as_strided(array, shape=shape, strides=strides)
     return np.lib.stride_tricks.as_strided(array, shape=shape, strides=strides, writeable=False)
+
+
+# ---------------------------------------------------------------- CPU threads for memory-bound loops
+# NumPy runs each call on one core but releases the GIL inside its loops, so strided copies and
+# masks over the batch can be split across threads. BLAS has threads of its own for GEMMs.
+_threads = min(os.cpu_count() or 1, 4)
+_pool = None
+
+
+def set_num_threads(n):
+    """Threads used for the batch-parallel NumPy loops of pooling and im2col/col2im (default: cores, at most 4)."""
+    global _threads, _pool
+    _threads = max(1, int(n))
+    _pool = None
+
+
+def get_num_threads():
+    return _threads
+
+
+def for_batch_parts(n, fn, xp=np):
+    """Call fn(part) for contiguous slices `part` covering range(n), in parallel threads on the
+    CPU (a few large parts, never one per sample); a single call fn(slice(None)) on the GPU or
+    when one thread is set."""
+    global _pool
+    parts = min(_threads, n)
+    if xp is not np or parts < 2:
+        fn(slice(None))
+        return
+    if _pool is None:
+        _pool = ThreadPoolExecutor(_threads, thread_name_prefix="tinygrad_cnn")
+    bounds = [n * i // parts for i in range(parts + 1)]
+    futures = [_pool.submit(fn, slice(bounds[i], bounds[i + 1])) for i in range(parts)]
+    for f in futures:
+        f.result()

@@ -27,23 +27,38 @@ from ..errors import ShapeError
 from .common import require_float, same_dtype
 
 
-def _im2col(x_nhwc, padding, kernel, stride, dilation, groups):
-    """Columns (G, N*Ho*Wo, kh*kw*Cg) of the windows of x_nhwc (N, H, W, C), and (Ho, Wo).
+def _im2col(x, padding, kernel, stride, dilation, groups):
+    """Columns (G, N*Ho*Wo, kh*kw*Cg) of the windows of x (N, C, H, W), and (Ho, Wo).
 
     padding: ((top, bottom), (left, right)). Row r of group g holds the window of output
-    position r, ordered (kernel row, kernel column, channel of group g).
+    position r, ordered (kernel row, kernel column, channel of group g). The copy follows x's
+    memory layout so that it moves long contiguous runs:
+    - channels-last x (conv outputs): each row is built from runs of kw*C values;
+    - NCHW x (input images, C = 1 or 3), groups=1: the transposed matrix (kh*kw*C, N*Ho*Wo)
+      is built from runs of Wo values, and returned as a transposed view (BLAS reads either).
     """
-    xp = array_module(x_nhwc)
-    n, h, w, c = x_nhwc.shape
+    xp = array_module(x)
+    n, c, h, w = x.shape
     (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
     (pt, pb), (pl, pr) = padding
     hp, wp = h + pt + pb, w + pl + pr
     ho, wo = (hp - dh * (kh - 1) - 1) // sh + 1, (wp - dw * (kw - 1) - 1) // sw + 1
+    channels_last = c > 1 and x.strides[1] < x.strides[3]
+    if not channels_last and groups == 1:
+        padded = x
+        if pt or pb or pl or pr:
+            padded = xp.zeros((n, c, hp, wp), dtype=x.dtype)
+            padded[:, :, pt:pt + h, pl:pl + w] = x
+        s_n, s_c, s_h, s_w = padded.strides
+        windows = backend.as_strided(padded, (kh, kw, c, n, ho, wo),
+                                     (s_h * dh, s_w * dw, s_c, s_n, s_h * sh, s_w * sw))
+        return windows.reshape(kh * kw * c, n * ho * wo).T[None], (ho, wo)
+
+    x_nhwc = x.transpose(0, 2, 3, 1)
+    padded = x_nhwc
     if pt or pb or pl or pr:
-        padded = xp.zeros((n, hp, wp, c), dtype=x_nhwc.dtype)
+        padded = xp.zeros((n, hp, wp, c), dtype=x.dtype)
         padded[:, pt:pt + h, pl:pl + w, :] = x_nhwc
-    else:
-        padded = x_nhwc
     cg = c // groups
     s_n, s_h, s_w, s_c = padded.strides
     windows = backend.as_strided(padded, (n, ho, wo, kh, kw, groups, cg),
@@ -67,7 +82,7 @@ class Conv2d(Function):
         n = x.shape[0]
         o, cg, kh, kw = weight.shape
         og = o // groups
-        cols, (ho, wo) = _im2col(x.transpose(0, 2, 3, 1), padding, (kh, kw), stride, dilation, groups)
+        cols, (ho, wo) = _im2col(x, padding, (kh, kw), stride, dilation, groups)
         wmat = weight.reshape(groups, og, cg, kh, kw).transpose(0, 3, 4, 2, 1).reshape(groups, kh * kw * cg, og)
         out = cols @ wmat  # (G, N*Ho*Wo, O/G)
         if bias is not None:
@@ -89,7 +104,7 @@ class Conv2d(Function):
             # (G, N*Ho*Wo, O/G): rows of the channels-last gradient, split by group
             g_rows = grad.transpose(0, 2, 3, 1).reshape(n * ho * wo, g, og).transpose(1, 0, 2)
             if ctx.needs_input_grad[1]:
-                cols, _ = _im2col(x.transpose(0, 2, 3, 1), padding, (kh, kw), stride, dilation, g)
+                cols, _ = _im2col(x, padding, (kh, kw), stride, dilation, g)
                 gw = cols.transpose(0, 2, 1) @ g_rows  # (G, kh*kw*Cg, O/G)
                 del cols
                 grad_w = gw.reshape(g, kh, kw, c // g, og).transpose(0, 4, 3, 1, 2).reshape(o, c // g, kh, kw)
@@ -109,23 +124,27 @@ def _input_grad(grad, weight, in_shape, stride, padding, dilation, groups):
     # Padding of the output gradient that makes the transposed convolution a plain one.
     reach_h, reach_w = dh * (kh - 1), dw * (kw - 1)
     g_padding = ((reach_h - pt, reach_h - pb), (reach_w - pl, reach_w - pr))
-    if stride == (1, 1) and min(min(pair) for pair in g_padding) >= 0:
+    # The transposed convolution copies kh*kw*O values per input position; col2im moves
+    # kh*kw*C per output position: take the transposed form when it moves no more.
+    if stride == (1, 1) and min(min(pair) for pair in g_padding) >= 0 and o <= c:
         flipped = weight.reshape(groups, og, cg, kh, kw)[:, :, :, ::-1, ::-1]
         wmat_t = flipped.transpose(0, 3, 4, 1, 2).reshape(groups, kh * kw * og, cg)
-        g_cols, _ = _im2col(grad.transpose(0, 2, 3, 1), g_padding, (kh, kw), (1, 1), dilation, groups)
+        g_cols, _ = _im2col(grad, g_padding, (kh, kw), (1, 1), dilation, groups)
         return _rows_to_nchw(g_cols @ wmat_t, n, h, w)
 
     xp = array_module(grad)
     (sh, sw), ho, wo = stride, grad.shape[2], grad.shape[3]
     g_rows = grad.transpose(0, 2, 3, 1).reshape(n * ho * wo, groups, og).transpose(1, 0, 2)
-    wmat = weight.reshape(groups, og, cg, kh, kw).transpose(0, 3, 4, 2, 1).reshape(groups, kh * kw * cg, og)
-    gcols = (g_rows @ wmat.transpose(0, 2, 1)).reshape(groups, n, ho, wo, kh, kw, cg)
+    # One GEMM per kernel position, batched: slab k = (G, N*Ho*Wo, Cg), contiguous per k, so
+    # the adds below move runs of Wo*C values when the stride is 1.
+    w_k = weight.reshape(groups, og, cg, kh * kw).transpose(3, 0, 1, 2)  # (kh*kw, G, O/G, Cg)
+    slabs = g_rows[None] @ w_k  # (kh*kw, G, N*Ho*Wo, Cg)
     gpad = xp.zeros((n, h + pt + pb, w + pl + pr, groups, cg), dtype=grad.dtype)
-    for i in range(kh):  # col2im: each kernel position adds one strided slab
+    for k in range(kh * kw):  # col2im: each kernel position adds one strided slab
+        i, j = divmod(k, kw)
         rows = slice(i * dh, i * dh + sh * (ho - 1) + 1, sh)
-        for j in range(kw):
-            columns = slice(j * dw, j * dw + sw * (wo - 1) + 1, sw)
-            gpad[:, rows, columns] += gcols[:, :, :, :, i, j, :].transpose(1, 2, 3, 0, 4)
+        columns = slice(j * dw, j * dw + sw * (wo - 1) + 1, sw)
+        gpad[:, rows, columns] += slabs[k].reshape(groups, n, ho, wo, cg).transpose(1, 2, 3, 0, 4)
     return gpad[:, pt:pt + h, pl:pl + w].reshape(n, h, w, c).transpose(0, 3, 1, 2)
 
 

@@ -5,6 +5,7 @@ single reduction over the last two axes with no copy. Backward adds each kernel 
 share into a strided slab of the input gradient, a loop over the kh*kw positions only.
 """
 from .. import backend
+from ..backend import for_batch_parts
 from ..autograd import Function
 from ..backend import array_module
 from ..errors import ShapeError
@@ -96,20 +97,25 @@ class MaxPool2d(Function):
         # When the windows tile the input exactly, every input element is written once below.
         tiles = (kh, kw) == stride and (ph, pw) == (0, 0) and h % kh == 0 and w % kw == 0
         grad = _new_array(xp, padded.shape, g.dtype, channels_last, fill=None if tiles else 0)
-        taken = xp.zeros(best.shape, dtype=bool)  # windows whose gradient has found its position
         last = kh * kw - 1
-        for k in range(kh * kw):
-            i, j = divmod(k, kw)
-            hit = xp.equal(_slab(padded, i, j, stride, best.shape[2:]), best)
-            if k:
-                xp.greater(hit, taken, out=hit)  # hit and not taken
-            if k < last:
-                xp.logical_or(taken, hit, out=taken)
-            target = _slab(grad, i, j, stride, best.shape[2:])
-            if tiles:
-                xp.multiply(g, hit, out=target)
-            else:
-                target += g * hit
+
+        def route(part):  # one batch part: its gradient slabs, in kernel-position order
+            x_part, best_part, g_part, grad_part = padded[part], best[part], g[part], grad[part]
+            taken = xp.zeros(best_part.shape, dtype=bool)  # windows whose gradient found its position
+            for k in range(kh * kw):
+                i, j = divmod(k, kw)
+                hit = xp.equal(_slab(x_part, i, j, stride, best.shape[2:]), best_part)
+                if k:
+                    xp.greater(hit, taken, out=hit)  # hit and not taken
+                if k < last:
+                    xp.logical_or(taken, hit, out=taken)
+                target = _slab(grad_part, i, j, stride, best.shape[2:])
+                if tiles:
+                    xp.multiply(g_part, hit, out=target)
+                else:
+                    target += g_part * hit
+
+        for_batch_parts(n, route, xp)
         return grad[:, :, ph:ph + h, pw:pw + w]
 
 
