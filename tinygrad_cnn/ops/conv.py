@@ -14,10 +14,12 @@ Groups become a batch axis of the GEMMs.
 Backward:
 - weight gradient = cols.T @ g, one GEMM, with cols rebuilt from the saved input (keeping
   cols from forward would hold 9x the input's memory per 3x3 conv until backward);
-- input gradient, stride 1: the transposed convolution, i.e. the same im2col + GEMM applied
-  to the output gradient with the kernel flipped and its in/out channels swapped;
-- input gradient, strided: g @ wmat.T, then col2im: a loop over the kh*kw kernel positions
-  adding each slab into the padded input gradient.
+- input gradient, stride 1 and out_channels <= in_channels: the transposed convolution, i.e.
+  the same im2col + GEMM applied to the output gradient with the kernel flipped and its
+  in/out channels swapped;
+- input gradient otherwise: one GEMM slab g @ weight[:, :, i, j] per kernel position, then
+  col2im: a loop over the kh*kw kernel positions adding each slab into the padded input
+  gradient.
 Both are deterministic (no atomics) and never loop over the batch or output positions.
 """
 from .. import backend
@@ -108,8 +110,8 @@ class Conv2d(Function):
                 gw = cols.transpose(0, 2, 1) @ g_rows  # (G, kh*kw*Cg, O/G)
                 del cols
                 grad_w = gw.reshape(g, kh, kw, c // g, og).transpose(0, 4, 3, 1, 2).reshape(o, c // g, kh, kw)
-            if ctx.needs_input_grad[2]:
-                grad_b = grad.sum(axis=(0, 2, 3))
+            if ctx.needs_input_grad[2]:  # column sums of the rows, as one matrix-vector product
+                grad_b = (array_module(grad).ones(g_rows.shape[1], dtype=grad.dtype) @ g_rows).reshape(o)
         if ctx.needs_input_grad[0]:
             grad_x = _input_grad(grad, weight, (n, c, h, w), stride, padding, dilation, g)
         return grad_x, grad_w, grad_b
