@@ -1,0 +1,605 @@
+"""The training loop: `fit` and `evaluate`, callbacks, checkpoints and the per-epoch history.
+
+    from tinygrad_cnn.train import fit, evaluate, EarlyStopping, ModelCheckpoint, HistoryLogger
+
+    history = fit(model, train_loader, optimizer, epochs=20, val_loader=test_loader,
+                  scheduler=sched, callbacks=[EarlyStopping(patience=5),
+                                              ModelCheckpoint("runs/cifar"),
+                                              HistoryLogger("runs/cifar/history.csv")])
+    history["val_acc"][-1], evaluate(model, test_loader)["accuracy"]
+
+    # after an interruption: the same objects, built the same way, then
+    history = fit(model, train_loader, optimizer, epochs=20, val_loader=test_loader,
+                  scheduler=sched, callbacks=[...], resume="runs/cifar/last.npz")
+
+Each epoch trains in train mode with a tqdm bar showing the running loss and accuracy, then
+evaluates `val_loader` in eval mode under `no_grad`, steps the scheduler once, prints one
+summary line
+
+    Epoch  3/50 | loss 0.8712 | train 0.6930 | val 0.7395 | lr 0.010000 | 12.3s
+
+and runs the callbacks. Accuracy is the argmax of the logits against the labels; the train
+loss and accuracy are averages over the epoch's samples as they were seen (the weights change
+during the epoch), the validation ones use the weights at the end of the epoch.
+
+A checkpoint (`ModelCheckpoint`, or `Trainer.checkpoint_state()`) holds everything a restart
+needs in one `tc.save` file, written atomically: model, optimizer, scheduler, the number of
+finished epochs, the history, the states of the callbacks, the library's CPU random generator
+and the data loaders' private generators. Resuming from it on the CPU repeats the very same
+losses and weights as a run that was never stopped (on a GPU, dropout draws from CuPy's
+generator, which is not saved, so a resumed GPU run is equivalent but not bit-identical).
+
+A loss that is NaN or infinite stops training before the step that would apply it: `fit`
+raises `TrainingDiverged` naming the epoch and the step; checkpoints are written only at the
+end of good epochs, so the last good one is kept. Parameters that became non-finite during an
+epoch stop training the same way, before that epoch is checkpointed.
+"""
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+import time
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from . import backend
+from .autograd import no_grad
+from .ops.loss import cross_entropy
+from .optim.lr_scheduler import ReduceLROnPlateau
+from .serialization import CheckpointError, load, save
+from .tensor import Tensor
+
+__all__ = ["fit", "evaluate", "predict", "Trainer", "History", "Callback", "EarlyStopping", "ModelCheckpoint",
+           "HistoryLogger", "TrainingDiverged", "load_checkpoint", "CHECKPOINT_FORMAT"]
+
+CHECKPOINT_FORMAT = "tinygrad_cnn.training_checkpoint"
+CHECKPOINT_VERSION = 1
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss (or a parameter) became NaN or infinite; `epoch`, `step`, `history` say where."""
+
+    def __init__(self, message, epoch, step, history):
+        super().__init__(message)
+        self.epoch, self.step, self.history = epoch, step, history
+
+
+# ----------------------------------------------------------------------------------- history
+class History(dict):
+    """Per-epoch records as a dict of equally long lists (Keras' layout), one entry per epoch:
+
+    "epoch" (1-based), "train_loss", "train_acc", "val_loss", "val_acc" (None without a
+    validation loader), "lr" (the first param group's lr during the epoch), "seconds".
+    """
+
+    KEYS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
+
+    def __init__(self, data=None):
+        super().__init__((key, []) for key in self.KEYS)
+        if data is not None:
+            missing = [key for key in self.KEYS if key not in data]
+            if missing:
+                raise ValueError(f"History: the saved history lacks {', '.join(missing)}")
+            lengths = {len(data[key]) for key in self.KEYS}
+            if len(lengths) != 1:
+                raise ValueError("History: the saved lists have different lengths")
+            for key in self.KEYS:
+                self[key] = list(data[key])
+
+    @property
+    def num_epochs(self):
+        """How many epochs are recorded."""
+        return len(self["epoch"])
+
+    def append(self, record):
+        """Add one epoch's record (a dict with every key of KEYS)."""
+        for key in self.KEYS:
+            self[key].append(record[key])
+
+    def records(self):
+        """The epochs as a list of dicts, one per epoch."""
+        return [{key: self[key][i] for key in self.KEYS} for i in range(self.num_epochs)]
+
+    def to_csv(self):
+        """The history as CSV text (a header line, then one line per epoch; empty for None)."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(self.KEYS)
+        for record in self.records():
+            writer.writerow(["" if record[k] is None else record[k] for k in self.KEYS])
+        return out.getvalue()
+
+    def to_json(self):
+        """The history as JSON text: {"epoch": [...], "train_loss": [...], ...} (null for None)."""
+        return json.dumps({key: self[key] for key in self.KEYS}, indent=1) + "\n"
+
+
+def _write_text_atomically(path, text):
+    """Write `text` to `path` through a temporary file and os.replace (never half-written)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as file:
+            file.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+# ----------------------------------------------------------------------------------- callbacks
+class Callback:
+    """Base class of callbacks. Override any hook; each gets the running `Trainer`.
+
+    Hooks: on_train_begin(trainer), on_epoch_end(trainer, record) with this epoch's history
+    record, on_train_end(trainer). A callback stops training with `trainer.stop(reason)`.
+    `state_dict()` / `load_state_dict()` carry its state through checkpoints. Callbacks run in
+    increasing `order` (stable): checkpointing runs last so that it saves the others' state.
+    """
+
+    order = 0
+
+    def on_train_begin(self, trainer):
+        pass
+
+    def on_epoch_end(self, trainer, record):
+        pass
+
+    def on_train_end(self, trainer):
+        pass
+
+    def state_dict(self):
+        return {}
+
+    def load_state_dict(self, state):
+        pass
+
+
+def _improved(value, best, mode, min_delta):
+    if best is None:
+        return True
+    return value > best + min_delta if mode == "max" else value < best - min_delta
+
+
+def _check_mode(mode):
+    if mode not in ("max", "min"):
+        raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
+
+
+def _check_monitor(owner, monitor, trainer):
+    if monitor not in History.KEYS or monitor == "epoch":
+        raise ValueError(f"{owner}: unknown monitor {monitor!r}; choose one of "
+                         f"{', '.join(k for k in History.KEYS if k != 'epoch')}")
+    if monitor.startswith("val_") and trainer.val_loader is None:
+        raise ValueError(f"{owner} monitors {monitor!r}, which needs fit(..., val_loader=...)")
+
+
+class EarlyStopping(Callback):
+    """Stop when `monitor` (default the validation accuracy) has not improved by more than
+    `min_delta` for `patience` epochs in a row."""
+
+    def __init__(self, patience, monitor="val_acc", mode="max", min_delta=0.0):
+        if not isinstance(patience, int) or isinstance(patience, bool) or patience < 1:
+            raise ValueError(f"EarlyStopping: patience must be an int >= 1, got {patience!r}")
+        _check_mode(mode)
+        self.patience, self.monitor, self.mode, self.min_delta = patience, monitor, mode, float(min_delta)
+        self.best, self.best_epoch, self.wait = None, 0, 0
+
+    def on_train_begin(self, trainer):
+        _check_monitor("EarlyStopping", self.monitor, trainer)
+        if self.wait >= self.patience:  # restored from a run that had already stopped here
+            trainer.stop(self._reason())
+
+    def on_epoch_end(self, trainer, record):
+        value = record[self.monitor]
+        if _improved(value, self.best, self.mode, self.min_delta):
+            self.best, self.best_epoch, self.wait = value, record["epoch"], 0
+        else:
+            self.wait += 1
+            if self.wait >= self.patience:
+                trainer.stop(self._reason())
+
+    def _reason(self):
+        return (f"early stopping: {self.monitor} has not improved for {self.patience} epoch(s) "
+                f"(best {self.best:.4f} at epoch {self.best_epoch})")
+
+    def state_dict(self):
+        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait}
+
+    def load_state_dict(self, state):
+        self.best, self.best_epoch, self.wait = state["best"], int(state["best_epoch"]), int(state["wait"])
+
+
+class ModelCheckpoint(Callback):
+    """Save a full training checkpoint to `directory`/last.npz after every epoch and to
+    `directory`/best.npz whenever `monitor` improves (default: "val_acc" with a validation
+    loader, else "train_acc"). Each file is written atomically by `tc.save`.
+
+    extra: a dict stored under "extra" in every checkpoint (e.g. how to rebuild the model).
+    """
+
+    order = 100
+
+    def __init__(self, directory, monitor=None, mode="max", save_best=True, save_last=True, extra=None,
+                 last_name="last.npz", best_name="best.npz"):
+        _check_mode(mode)
+        self.directory = os.fspath(directory)
+        self.monitor, self.mode = monitor, mode
+        self.save_best, self.save_last = bool(save_best), bool(save_last)
+        self.extra = dict(extra or {})
+        self.last_path = os.path.join(self.directory, last_name)
+        self.best_path = os.path.join(self.directory, best_name)
+        self.best, self.best_epoch = None, 0
+
+    def on_train_begin(self, trainer):
+        if self.monitor is None:
+            self.monitor = "val_acc" if trainer.val_loader is not None else "train_acc"
+        _check_monitor("ModelCheckpoint", self.monitor, trainer)
+        os.makedirs(self.directory, exist_ok=True)
+
+    def on_epoch_end(self, trainer, record):
+        improved = _improved(record[self.monitor], self.best, self.mode, 0.0)
+        if improved:
+            self.best, self.best_epoch = record[self.monitor], record["epoch"]
+        state = trainer.checkpoint_state(self.extra)
+        if self.save_last:
+            save(state, self.last_path)
+        if self.save_best and improved:
+            save(state, self.best_path)
+
+    def state_dict(self):
+        return {"monitor": self.monitor, "best": self.best, "best_epoch": self.best_epoch}
+
+    def load_state_dict(self, state):
+        self.monitor, self.best, self.best_epoch = state["monitor"], state["best"], int(state["best_epoch"])
+
+
+class HistoryLogger(Callback):
+    """Rewrite the whole history to `path` after every epoch (atomically): CSV for a `.csv`
+    path, JSON for `.json`. After a resume the file again holds every epoch."""
+
+    order = 90
+
+    def __init__(self, path):
+        self.path = os.fspath(path)
+        ext = os.path.splitext(self.path)[1].lower()
+        if ext not in (".csv", ".json"):
+            raise ValueError(f"HistoryLogger: the path must end in .csv or .json, got {self.path!r}")
+        self.format = ext[1:]
+
+    def on_train_begin(self, trainer):
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+
+    def on_epoch_end(self, trainer, record):
+        history = trainer.history
+        _write_text_atomically(self.path, history.to_csv() if self.format == "csv" else history.to_json())
+
+
+# ----------------------------------------------------------------------------------- helpers
+def _model_device(model):
+    for p in model.parameters():
+        return p.device
+    return "cpu"
+
+
+def _on_device(t, device):
+    return t if t.device == device else t.to(device)
+
+
+def _count_correct(logits, target):
+    """Number of rows whose argmax equals the target (computed on raw arrays, no graph)."""
+    xp = backend.array_module(logits.data)
+    return int(xp.count_nonzero(logits.data.argmax(axis=1) == target.data))
+
+
+def _loader_length(loader):
+    try:
+        return len(loader)
+    except TypeError:
+        return None
+
+
+def _first_lr(optimizer):
+    return float(optimizer.param_groups[0]["lr"])
+
+
+def _format_line(record, epochs):
+    width = len(str(epochs))
+    parts = [f"Epoch {record['epoch']:>{width}}/{epochs}", f"loss {record['train_loss']:.4f}",
+             f"train {record['train_acc']:.4f}"]
+    if record["val_acc"] is not None:
+        parts.append(f"val {record['val_acc']:.4f}")
+    parts += [f"lr {record['lr']:.6f}", f"{record['seconds']:.1f}s"]
+    return " | ".join(parts)
+
+
+def load_checkpoint(checkpoint, model=None, optimizer=None, scheduler=None):
+    """Read a training checkpoint (a path, or the dict `tc.load` returned) and load its model,
+    optimizer and scheduler states into the objects given; returns the checkpoint dict.
+
+    Raises FileNotFoundError for a missing file and CheckpointError (a ValueError) for a file
+    that is not a training checkpoint of this library.
+    """
+    if isinstance(checkpoint, (str, os.PathLike)):
+        path = os.fspath(checkpoint)
+        if not os.path.exists(path):
+            raise FileNotFoundError(2, "no checkpoint file", path)
+        if os.path.isdir(path):
+            raise CheckpointError(f"{path!r} is a folder, not a checkpoint file "
+                                  f"(a training run writes last.npz and best.npz into its folder)")
+        state = load(path)
+        where = repr(path)
+    else:
+        state, where = checkpoint, "the checkpoint"
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{where} is not a training checkpoint (no format {CHECKPOINT_FORMAT!r}; "
+                              "training checkpoints are written by ModelCheckpoint)")
+    if state.get("version", 0) > CHECKPOINT_VERSION:
+        raise CheckpointError(f"{where} has training-checkpoint version {state['version']}, newer than this "
+                              f"library reads ({CHECKPOINT_VERSION})")
+    if model is not None:
+        model.load_state_dict(state["model"])
+    if scheduler is not None:
+        if state["scheduler"] is None:
+            raise ValueError(f"{where} holds no scheduler state, but a scheduler was given")
+        saved_class = state.get("scheduler_class")
+        if saved_class != type(scheduler).__name__:
+            raise ValueError(f"{where} holds the state of a {saved_class}, but the scheduler is a "
+                             f"{type(scheduler).__name__}")
+        scheduler.load_state_dict(state["scheduler"])
+    if optimizer is not None:  # after the scheduler: the optimizer's groups hold the current lrs
+        saved_class = state.get("optimizer_class")
+        if saved_class != type(optimizer).__name__:
+            raise ValueError(f"{where} holds the state of a {saved_class} optimizer, but the optimizer is a "
+                             f"{type(optimizer).__name__}")
+        optimizer.load_state_dict(state["optimizer"])
+    return state
+
+
+# ----------------------------------------------------------------------------------- trainer
+class Trainer:
+    """The state of one `fit` call; callbacks receive it.
+
+    Attributes: model, optimizer, scheduler, train_loader, val_loader, loss_fn, device,
+    callbacks (sorted by `order`), history (a History), epoch (the number of finished
+    epochs), epochs (the total asked for), stop_reason (None while training goes on).
+    """
+
+    def __init__(self, model, train_loader, optimizer, epochs, val_loader=None, scheduler=None,
+                 loss_fn=cross_entropy, callbacks=(), device=None, verbose=True):
+        if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 0:
+            raise ValueError(f"fit: epochs must be an int >= 0, got {epochs!r}")
+        self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
+        self.train_loader, self.val_loader = train_loader, val_loader
+        self.loss_fn, self.epochs, self.verbose = loss_fn, epochs, verbose
+        if device is not None:
+            self.device = backend.parse_device(device)
+            model.to(self.device)
+        else:
+            self.device = _model_device(model)
+        self.callbacks = sorted(callbacks, key=lambda cb: getattr(cb, "order", 0))
+        self.history = History()
+        self.epoch = 0
+        self.stop_reason = None
+
+    # ------------------------------------------------------------------ control
+    def stop(self, reason):
+        """Ask training to stop after this epoch (the reason is printed)."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+
+    def _run_hook(self, name, *args):
+        for cb in self.callbacks:
+            hook = getattr(cb, name, None)
+            if hook is not None:
+                hook(self, *args)
+
+    def _callback_keys(self):
+        """A stable key per callback for checkpoints: its class name, numbered when repeated."""
+        keys, seen = [], {}
+        for cb in self.callbacks:
+            name = type(cb).__name__
+            seen[name] = seen.get(name, 0) + 1
+            keys.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+        return list(zip(keys, self.callbacks))
+
+    # ------------------------------------------------------------------ checkpoints
+    def checkpoint_state(self, extra=None):
+        """Everything needed to resume after the current epoch, ready for `tc.save`."""
+        return {
+            "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "epoch": self.epoch,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(), "optimizer_class": type(self.optimizer).__name__,
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "scheduler_class": type(self.scheduler).__name__ if self.scheduler is not None else None,
+            "history": {key: list(values) for key, values in self.history.items()},
+            "rng": backend.get_rng_state(),
+            "loaders": {"train": _loader_state(self.train_loader), "val": _loader_state(self.val_loader)},
+            "callbacks": {key: cb.state_dict() for key, cb in self._callback_keys()
+                          if hasattr(cb, "state_dict")},
+            "extra": dict(extra or {}),
+        }
+
+    def load_checkpoint_state(self, checkpoint):
+        """Restore a checkpoint (path or dict) written by `checkpoint_state`; returns the dict."""
+        state = load_checkpoint(checkpoint, self.model, self.optimizer, self.scheduler)
+        self.history = History(state["history"])
+        self.epoch = int(state["epoch"])
+        backend.set_rng_state(state["rng"])
+        for name, loader in (("train", self.train_loader), ("val", self.val_loader)):
+            saved = state["loaders"].get(name)
+            if saved is not None and hasattr(loader, "load_state_dict"):
+                loader.load_state_dict(saved)
+        saved_callbacks = state["callbacks"]
+        for key, cb in self._callback_keys():
+            if key in saved_callbacks and hasattr(cb, "load_state_dict"):
+                cb.load_state_dict(saved_callbacks[key])
+        return state
+
+    # ------------------------------------------------------------------ epochs
+    def _diverged(self, what, epoch, step, steps):
+        where = f"epoch {epoch}, step {step}" + (f" of {steps}" if steps else "")
+        kept = [cb for cb in self.callbacks if isinstance(cb, ModelCheckpoint) and cb.save_last]
+        if kept and self.epoch > 0:
+            note = f"the last good checkpoint {kept[0].last_path} (epoch {self.epoch}) is kept"
+        elif kept:
+            note = "no epoch finished, so no checkpoint was written"
+        else:
+            note = f"the history holds the {self.epoch} finished epoch(s)"
+        self.stop_reason = f"training stopped: {what} at {where}; {note}"
+        return TrainingDiverged(self.stop_reason, epoch, step, self.history)
+
+    def train_epoch(self, epoch):
+        """One pass over the training loader; returns (mean loss, accuracy) over its samples."""
+        self.model.train()
+        steps = _loader_length(self.train_loader)
+        batches = iter(self.train_loader)
+        bar = tqdm(batches, total=steps, desc=f"Epoch {epoch}/{self.epochs}", unit="batch", leave=False,
+                   dynamic_ncols=True, disable=None if self.verbose else True)
+        total_loss, correct, seen = 0.0, 0, 0
+        try:
+            for step, (x, y) in enumerate(bar, 1):
+                x, y = _on_device(x, self.device), _on_device(y, self.device)
+                logits = self.model(x)
+                loss = self.loss_fn(logits, y)
+                value = loss.item()
+                if not math.isfinite(value):
+                    raise self._diverged(f"the loss is {value}", epoch, step, steps)
+                self.optimizer.zero_grad()
+                loss.backward()
+                self.optimizer.step()
+                n = int(y.shape[0])
+                total_loss += value * n
+                correct += _count_correct(logits, y)
+                seen += n
+                bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.4f}", refresh=False)
+        finally:
+            bar.close()
+            if hasattr(batches, "close"):
+                batches.close()  # stops the loader's prefetch thread when an error ends the epoch early
+        if seen == 0:
+            raise ValueError("fit: the training loader yielded no batches")
+        for name, p in self.model.named_parameters():
+            xp = backend.array_module(p.data)
+            if not bool(xp.isfinite(p.data).all()):
+                raise self._diverged(f"parameter {name!r} became NaN or infinite", epoch, step, steps)
+        return total_loss / seen, correct / seen
+
+    def run(self):
+        """Train epochs self.epoch + 1 .. self.epochs; returns the history."""
+        self._run_hook("on_train_begin")
+        if self.stop_reason is not None and self.verbose:
+            print(f"Not training: {self.stop_reason}")
+        if self.epoch >= self.epochs and self.verbose and self.stop_reason is None:
+            print(f"Nothing to train: {self.epoch} of {self.epochs} epochs are done")
+        try:
+            while self.epoch < self.epochs and self.stop_reason is None:
+                epoch = self.epoch + 1
+                lr = _first_lr(self.optimizer)
+                start = time.perf_counter()
+                train_loss, train_acc = self.train_epoch(epoch)
+                val_loss = val_acc = None
+                if self.val_loader is not None:
+                    result = evaluate(self.model, self.val_loader, self.loss_fn, self.device)
+                    val_loss, val_acc = result["loss"], result["accuracy"]
+                if isinstance(self.scheduler, ReduceLROnPlateau):
+                    self.scheduler.step(val_loss if val_loss is not None else train_loss)
+                elif self.scheduler is not None:
+                    self.scheduler.step()
+                record = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
+                          "val_loss": val_loss, "val_acc": val_acc, "lr": lr,
+                          "seconds": time.perf_counter() - start}
+                self.history.append(record)
+                self.epoch = epoch
+                if self.verbose:
+                    print(_format_line(record, self.epochs), flush=True)
+                self._run_hook("on_epoch_end", record)
+                if self.stop_reason is not None and self.verbose:
+                    print(self.stop_reason)
+        except TrainingDiverged as exc:
+            if self.verbose:
+                print(str(exc), flush=True)
+            self._run_hook("on_train_end")
+            raise
+        self._run_hook("on_train_end")
+        return self.history
+
+
+def _loader_state(loader):
+    return loader.state_dict() if loader is not None and hasattr(loader, "state_dict") else None
+
+
+def fit(model, train_loader, optimizer, epochs, val_loader=None, scheduler=None, loss_fn=cross_entropy,
+        callbacks=(), device=None, resume=None, verbose=True):
+    """Train `model` for `epochs` epochs (in total, counting those of a resumed run); return the History.
+
+    train_loader / val_loader: DataLoaders (or any iterables of (x, y) Tensor batches).
+    scheduler: stepped once per epoch, after validation (ReduceLROnPlateau gets the validation
+        loss, or the training loss without a validation loader).
+    loss_fn(logits, targets) -> scalar Tensor; also used for the validation loss.
+    callbacks: EarlyStopping, ModelCheckpoint, HistoryLogger or any Callback.
+    device: move the model there (and batches not already there); default: the model's device.
+    resume: a checkpoint path (or loaded dict) from ModelCheckpoint: restores model, optimizer,
+        scheduler, history, callback states and random generators, then continues with the
+        next epoch. Build the objects exactly as in the interrupted run.
+    verbose: show a tqdm bar per epoch and print one summary line per epoch.
+
+    Raises TrainingDiverged (a RuntimeError) when the loss becomes NaN or infinite.
+    """
+    trainer = Trainer(model, train_loader, optimizer, epochs, val_loader, scheduler, loss_fn, callbacks,
+                      device, verbose)
+    if resume is not None:
+        trainer.load_checkpoint_state(resume)
+        if verbose:
+            print(f"Resumed after epoch {trainer.epoch}")
+    return trainer.run()
+
+
+# ----------------------------------------------------------------------------------- evaluation
+def evaluate(model, loader, loss_fn=cross_entropy, device=None):
+    """Loss and accuracy of `model` on `loader`, in eval mode under no_grad (the model's mode is
+    restored afterwards). Returns {"loss": mean loss per sample, "accuracy": float, "n": samples}.
+    """
+    device = backend.parse_device(device) if device is not None else _model_device(model)
+    was_training = getattr(model, "training", False)
+    model.eval()
+    total_loss, correct, seen = 0.0, 0, 0
+    try:
+        with no_grad():
+            for x, y in loader:
+                x, y = _on_device(x, device), _on_device(y, device)
+                logits = model(x)
+                n = int(y.shape[0])
+                total_loss += float(loss_fn(logits, y).item()) * n
+                correct += _count_correct(logits, y)
+                seen += n
+    finally:
+        model.train(was_training)
+    if seen == 0:
+        raise ValueError("evaluate: the loader yielded no batches")
+    return {"loss": total_loss / seen, "accuracy": correct / seen, "n": seen}
+
+
+def predict(model, loader, device=None):
+    """(predicted labels, true labels) of every sample of `loader`, as int64 NumPy arrays."""
+    device = backend.parse_device(device) if device is not None else _model_device(model)
+    was_training = getattr(model, "training", False)
+    model.eval()
+    preds, targets = [], []
+    try:
+        with no_grad():
+            for x, y in loader:
+                logits = model(_on_device(x, device))
+                preds.append(backend.to_device(logits.data.argmax(axis=1), "cpu"))
+                targets.append(backend.to_device(y.data if isinstance(y, Tensor) else y, "cpu"))
+    finally:
+        model.train(was_training)
+    if not preds:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(preds).astype(np.int64), np.concatenate(targets).astype(np.int64)
