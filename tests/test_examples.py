@@ -1,0 +1,217 @@
+"""The examples and the `tinygrad-cnn` command in smoke mode (a small --subset, one epoch):
+they run, print a test accuracy, write checkpoints, history and plots; a CLI run resumed after
+an interruption repeats the uninterrupted one; bad input gives one clear line and status 2.
+
+CIFAR-10 and MNIST runs use ../shared/data beside the checkout and Fashion-MNIST the Debian
+package's folder; each is skipped when its data is absent.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import tinygrad_cnn as tc
+from tinygrad_cnn import cli
+from tinygrad_cnn import train as train_module
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLES = os.path.join(REPO, "examples")
+SHARED_DATA = os.path.join(os.path.dirname(REPO), "shared", "data")
+CIFAR_DIR = os.path.join(SHARED_DATA, "cifar10-subset")
+MNIST_DIR = os.path.join(SHARED_DATA, "mnist-subset")
+FASHION_DIR = "/usr/share/datasets/fashion-mnist"
+SMOKE = ["--subset", "128", "--test-subset", "128", "--epochs", "1", "--batch-size", "32"]
+
+needs_cifar = pytest.mark.skipif(not os.path.isdir(os.path.join(CIFAR_DIR, "cifar-10-batches-py")),
+                                 reason="../shared/data/cifar10-subset is absent")
+needs_mnist = pytest.mark.skipif(not os.path.isdir(MNIST_DIR), reason="../shared/data/mnist-subset is absent")
+needs_fashion = pytest.mark.skipif(not os.path.isdir(FASHION_DIR), reason=f"{FASHION_DIR} is absent")
+
+
+def run_script(name, *args, cwd=None):
+    """Run examples/<name> in a fresh interpreter with the checkout on the path; returns the result."""
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run([sys.executable, os.path.join(EXAMPLES, name), *args], capture_output=True, text=True,
+                          env=env, cwd=cwd, timeout=300)
+
+
+def check_run(proc, out):
+    """A finished training run: status 0, a test accuracy printed, checkpoints/history/metrics written."""
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "Epoch 1/1 | loss " in proc.stdout and "Test accuracy: " in proc.stdout
+    for name in ("last.npz", "best.npz", "history.csv", "history.json", "metrics.json"):
+        assert os.path.isfile(os.path.join(out, name)), name
+    result = json.loads(open(os.path.join(out, "metrics.json")).read())
+    assert 0.0 <= result["test_accuracy"] <= 1.0 and result["test_images"] == 128
+    assert f"Test accuracy: {result['test_accuracy']:.4f}" in proc.stdout
+    return result
+
+
+@pytest.fixture(scope="module")
+def quickstart_run(tmp_path_factory):
+    """examples/quickstart.py in smoke mode (its plots included); (process result, out folder)."""
+    out = str(tmp_path_factory.mktemp("quickstart"))
+    proc = run_script("quickstart.py", *SMOKE, "--out", out)
+    return proc, out
+
+
+def test_quickstart_smoke_writes_checkpoints_history_and_plots(quickstart_run):
+    proc, out = quickstart_run
+    check_run(proc, out)
+    assert "SimpleCNN" in proc.stdout and "on shapes" in proc.stdout
+    for name in ("history.png", "confusion_matrix.png", "filters.png", "plots/feature_maps.png",
+                 "plots/confusion_matrix.png", "plots/augmentations.png", "plots/filters.png", "plots/graph.dot"):
+        path = os.path.join(out, name)
+        assert os.path.isfile(path) and os.path.getsize(path) > 0, name
+    with open(os.path.join(out, "plots", "history.png"), "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_visualize_example_on_a_saved_checkpoint(quickstart_run, tmp_path):
+    _, out = quickstart_run
+    proc = run_script("visualize.py", os.path.join(out, "best.npz"), "--out", str(tmp_path), "--image-index", "3")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "per-class accuracy" in proc.stdout and "circle" in proc.stdout
+    for name in ("filters.png", "feature_maps.png", "confusion_matrix.png", "history.png", "augmentations.png"):
+        assert os.path.getsize(tmp_path / name) > 0, name
+
+
+def test_conv_kernels_example(tmp_path):
+    proc = run_script("conv_kernels.py", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "1-D convolution" in proc.stdout and "sobel_x" in proc.stdout
+    found = int(proc.stdout.split("peaks at sample ")[1].split()[0])
+    assert abs(found - 250) <= 3                      # the smoothed derivative finds the step
+    assert os.path.getsize(tmp_path / "conv1d.png") > 0 and os.path.getsize(tmp_path / "kernels.png") > 0
+
+
+@needs_cifar
+@pytest.mark.parametrize("script,extra,model", [("cifar_simple.py", [], "SimpleCNN"),
+                                                ("cifar_resnet.py", [], "SmallResNet"),
+                                                ("cifar_resnet.py", ["--model", "resnet20"], "ResNet20")])
+def test_cifar_examples_smoke(tmp_path, script, extra, model):
+    proc = run_script(script, "--data-dir", CIFAR_DIR, *SMOKE, *extra, "--out", str(tmp_path), "--no-plots")
+    check_run(proc, str(tmp_path))
+    assert f"{model} (" in proc.stdout and "on cifar10" in proc.stdout
+    config = tc.load(tmp_path / "last.npz")["extra"]["config"]
+    assert config["augment"] is True and config["optimizer"] == "sgd" and config["momentum"] == 0.9
+    assert config["weight_decay"] == (5e-4 if model == "ResNet20" else 1e-4)
+    assert config["schedule"] == ("none" if model == "SimpleCNN" else "step")
+
+
+@needs_mnist
+def test_mnist_lenet_example_smoke(tmp_path):
+    proc = run_script("mnist_lenet.py", "--data-dir", MNIST_DIR, *SMOKE, "--out", str(tmp_path), "--no-plots")
+    check_run(proc, str(tmp_path))
+    assert "LeNet5 (" in proc.stdout and "1x28x28" in proc.stdout
+
+
+@needs_fashion
+def test_fashion_mnist_example_smoke(tmp_path):
+    proc = run_script("fashion_mnist.py", *SMOKE, "--out", str(tmp_path))
+    check_run(proc, str(tmp_path))
+    assert "Ankle boot" in proc.stdout and os.path.getsize(tmp_path / "history.png") > 0
+
+
+def test_console_module_runs_train_and_evaluate(tmp_path):
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    base = [sys.executable, "-m", "tinygrad_cnn.cli"]
+    proc = subprocess.run(base + ["train", "--dataset", "shapes", "--image-size", "16", *SMOKE, "--out",
+                                  str(tmp_path), "--no-plots"], capture_output=True, text=True, env=env, timeout=300)
+    result = check_run(proc, str(tmp_path))
+    proc = subprocess.run(base + ["evaluate", str(tmp_path / "last.npz"), "--out", str(tmp_path / "eval")],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert f"Test accuracy: {result['test_accuracy']:.4f} (128 images)" in proc.stdout
+    assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["test_accuracy"] == result["test_accuracy"]
+    assert os.path.getsize(tmp_path / "eval" / "confusion_matrix.png") > 0
+
+
+def shapes_run(out, *extra):
+    return ["train", "--dataset", "shapes", "--image-size", "16", "--subset", "96", "--test-subset", "64",
+            "--batch-size", "32", "--epochs", "4", "--augment", "--schedule", "step", "--lr", "0.05",
+            "--no-plots", "--quiet", "--out", str(out), *extra]
+
+
+def test_cli_resume_after_an_interruption_repeats_the_uninterrupted_run(tmp_path, monkeypatch, capsys):
+    assert cli.main(shapes_run(tmp_path / "straight")) == 0
+
+    real_train_epoch = train_module.Trainer.train_epoch
+    trained, interrupt_at = [], [3]
+
+    def interruptible(self, epoch):
+        if epoch in interrupt_at:
+            raise KeyboardInterrupt  # Ctrl-C during the third epoch
+        trained.append(epoch)
+        return real_train_epoch(self, epoch)
+
+    monkeypatch.setattr(train_module.Trainer, "train_epoch", interruptible)
+    assert cli.main(shapes_run(tmp_path / "resumed")) == 130
+    err = capsys.readouterr().err
+    assert "interrupted; continue with: tinygrad-cnn train --resume " in err
+    assert tc.load(tmp_path / "resumed" / "last.npz")["epoch"] == 2
+
+    trained.clear()
+    interrupt_at.clear()
+    assert cli.main(["train", "--resume", str(tmp_path / "resumed" / "last.npz"), "--lr", "0.5"]) == 0
+    assert trained == [3, 4]                                      # only the missing epochs ran
+    assert "--lr 0.5 ignored: a resumed run keeps its settings (lr=0.05)" in capsys.readouterr().err
+    straight = json.loads((tmp_path / "straight" / "history.json").read_text())
+    resumed = json.loads((tmp_path / "resumed" / "history.json").read_text())
+    for key in ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr"):
+        assert resumed[key] == straight[key], key
+    a = tc.load(tmp_path / "straight" / "last.npz")["model"]
+    b = tc.load(tmp_path / "resumed" / "last.npz")["model"]
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def test_cli_options_reach_the_run(tmp_path):
+    assert cli.main(shapes_run(tmp_path, "--optimizer", "adamw", "--schedule", "cosine", "--label-smoothing", "0.1",
+                               "--val-split", "0.25", "--early-stop", "1", "--epochs", "2")) == 0
+    state = tc.load(tmp_path / "last.npz")
+    config = state["extra"]["config"]
+    assert state["optimizer_class"] == "AdamW" and state["scheduler_class"] == "CosineAnnealingLR"
+    assert config["lr"] == 0.05 and config["weight_decay"] == 0.01 and config["label_smoothing"] == 0.1
+    assert state["history"]["lr"][0] == 0.05
+    assert "EarlyStopping" in state["callbacks"]
+    assert json.loads((tmp_path / "metrics.json").read_text())["test_images"] == 64
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["train", "--model", "alexnet", "--dataset", "shapes"], "unknown model 'alexnet'; choose one of: "),
+    (["train", "--dataset", "imagenet"], "unknown dataset 'imagenet'; choose one of: cifar10, mnist"),
+    (["train", "--dataset", "cifar10", "--data-dir", "/nonexistent/data"], "the root folder /nonexistent/data does not exist"),
+    (["train", "--resume", "/nonexistent/last.npz"], "cannot resume: no checkpoint file at '/nonexistent/last.npz'"),
+    (["evaluate", "/nonexistent/best.npz"], "cannot evaluate: no checkpoint file"),
+])
+def test_bad_input_gives_one_clear_line_and_status_2(argv, message, capsys):
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_missing_data_mentions_data_dir_and_download(tmp_path, capsys):
+    assert cli.main(["train", "--dataset", "mnist", "--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "not found in" in err and "--data-dir" in err and "--download" in err
+
+
+def test_resume_from_a_file_that_is_not_a_training_checkpoint(tmp_path, capsys):
+    (tmp_path / "notes.npz").write_text("hello")
+    assert cli.main(["train", "--resume", str(tmp_path / "notes.npz")]) == 2
+    assert "is not a readable tinygrad_cnn checkpoint" in capsys.readouterr().err
+    tc.save({"weights": np.ones(2)}, tmp_path / "weights.npz")
+    assert cli.main(["train", "--resume", str(tmp_path / "weights.npz")]) == 2
+    assert "not a training checkpoint" in capsys.readouterr().err
+
+
+def test_argument_errors_exit_with_status_2(capsys):
+    for argv in (["train", "--subset", "0"], ["train", "--optimizer", "rmsprop"], ["train", "--label-smoothing", "1"]):
+        with pytest.raises(SystemExit) as info:
+            cli.main(argv)
+        assert info.value.code == 2
+    assert "must be an integer >= 1" in capsys.readouterr().err
