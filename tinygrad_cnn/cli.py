@@ -120,18 +120,17 @@ def load_split(spec, cfg, train):
 
 
 # --------------------------------------------------------------------------------- models
-def model_key(name):
-    """The canonical registry name of a model name or alias (CliError listing the names if unknown)."""
-    key = str(name).lower().replace("-", "_")
-    cls = models._REGISTRY.get(key)  # the registry of tinygrad_cnn.models (names() lists its keys)
+def model_class(name):
+    """The model class of a name or alias of the zoo (CliError listing the names if unknown)."""
+    cls = models._REGISTRY.get(str(name).lower().replace("-", "_"))  # the registry behind models.get/names
     if cls is None:
         raise CliError(f"unknown model {name!r}; choose one of: {', '.join(models.names())}")
-    return cls.__name__
+    return cls
 
 
 def build_model(name, num_classes, in_channels, image_size):
     """A model of the zoo by name, sized for the data (input_size only where the model takes it)."""
-    cls = models._REGISTRY[str(name).lower().replace("-", "_")]
+    cls = model_class(name)
     kwargs = {"num_classes": num_classes, "in_channels": in_channels}
     if "input_size" in inspect.signature(cls).parameters:
         kwargs["input_size"] = image_size
@@ -256,7 +255,7 @@ def resolve_train_config(args):
             cfg[key] = value
     spec = dataset_spec(cfg["dataset"])
     cfg["dataset"] = spec.name
-    arch = model_key(cfg["model"])
+    arch = model_class(cfg["model"]).__name__
     resnet = arch in ("SmallResNet", "ResNet20")
     if cfg["epochs"] is None:
         cfg["epochs"] = 50 if resnet else 20
