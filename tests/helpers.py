@@ -79,3 +79,24 @@ def compare_with_torch(our_fn, torch_fn, arrays, device="cpu", dtype=np.float64,
             assert o.grad.shape == o.shape and o.grad.dtype == o.dtype
             assert_close(o.grad, t.grad, dtype, f"gradient of input {i}", scale=atol_scale)
     return out, ref
+
+
+def leaf(shape, dtype=np.float64, seed=0):
+    """A tensor of standard-normal values (from `seed`) that requires grad."""
+    return tc.tensor(np.random.default_rng(seed).standard_normal(shape).astype(dtype), requires_grad=True)
+
+
+def assert_fails_cleanly(call, tensors, error, *fragments):
+    """call() raises `error` with every fragment in its message, and afterwards the tensors
+    hold the same values, shapes and dtypes as before and have no .grad."""
+    before = [t.numpy().copy() for t in tensors]
+    with pytest.raises(error) as info:
+        call()
+    message = str(info.value)
+    for fragment in fragments:
+        assert fragment in message, f"{fragment!r} not in error message {message!r}"
+    for t, old in zip(tensors, before):
+        assert t.shape == old.shape and t.dtype == old.dtype
+        np.testing.assert_array_equal(t.numpy(), old)
+        assert t.grad is None and t.requires_grad
+    return message

@@ -24,16 +24,6 @@ from helpers import DEVICES, to_numpy
 STD_RTOL = 0.02
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _torch_single_thread():
-    """The tensors here are tiny: torch's thread pool only adds overhead (and spins on a busy
-    machine), so this module runs torch on one thread and restores the setting afterwards."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)

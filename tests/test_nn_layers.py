@@ -29,16 +29,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
 TORCH_DTYPE = {np.dtype("float64"): torch.float64, np.dtype("float32"): torch.float32}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _torch_single_thread():
-    """The tensors here are tiny: torch's thread pool only adds overhead (and spins on a busy
-    machine), so this module runs torch on one thread and restores the setting afterwards."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(autouse=True)
 def _seed():
     """Deterministic torch initializations and library RNG in every test."""

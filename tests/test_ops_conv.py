@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
-from helpers import DEVICES, DTYPES, compare_with_torch
+from helpers import DEVICES, DTYPES, assert_fails_cleanly, compare_with_torch, leaf
 
 # torch warns that padding="same" with even kernels copies the input; that is its business.
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
@@ -333,26 +333,6 @@ def test_conv2d_batch_64_matches_torch(device, dtype):
 
 
 # ---------------------------------------------------------------- bad inputs
-def leaf(shape, dtype=np.float64, seed=0):
-    return tc.tensor(np.random.default_rng(seed).standard_normal(shape).astype(dtype), requires_grad=True)
-
-
-def assert_fails_cleanly(call, tensors, error, *fragments):
-    """call() raises `error` with every fragment in its message, and afterwards the tensors
-    hold the same values, shapes and dtypes as before and have no .grad."""
-    before = [t.numpy().copy() for t in tensors]
-    with pytest.raises(error) as info:
-        call()
-    message = str(info.value)
-    for fragment in fragments:
-        assert fragment in message, f"{fragment!r} not in error message {message!r}"
-    for t, old in zip(tensors, before):
-        assert t.shape == old.shape and t.dtype == old.dtype
-        np.testing.assert_array_equal(t.numpy(), old)
-        assert t.grad is None and t.requires_grad
-    return message
-
-
 def test_conv2d_mismatched_channels_names_op_and_both_shapes():
     """Input with 1 channel and a weight expecting 3: a ShapeError (also a RuntimeError, as
     torch raises) naming conv2d, the input shape and the weight shape."""

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
-from helpers import DEVICES, DTYPES, compare_with_torch
+from helpers import DEVICES, DTYPES, assert_fails_cleanly, compare_with_torch, leaf
 
 # The three spellings of a matrix product in tinygrad_cnn.
 SPELLINGS = {"@": lambda a, b: a @ b, "tc.matmul": lambda a, b: tc.matmul(a, b),
@@ -194,25 +194,6 @@ def test_matmul_and_linear_float32_stay_float32():
 
 
 # ---------------------------------------------------------------- bad inputs
-def leaf(shape, dtype=np.float64, seed=0):
-    return tc.tensor(np.random.default_rng(seed).standard_normal(shape).astype(dtype), requires_grad=True)
-
-
-def assert_fails_cleanly(call, tensors, error, *fragments):
-    """call() raises `error` with every fragment in its message, and afterwards the tensors
-    hold the same values, shapes and dtypes as before and have no .grad."""
-    before = [t.numpy().copy() for t in tensors]
-    with pytest.raises(error) as info:
-        call()
-    message = str(info.value)
-    for fragment in fragments:
-        assert fragment in message, f"{fragment!r} not in error message {message!r}"
-    for t, old in zip(tensors, before):
-        assert t.shape == old.shape and t.dtype == old.dtype
-        np.testing.assert_array_equal(t.numpy(), old)
-        assert t.grad is None and t.requires_grad
-
-
 @pytest.mark.parametrize("spelling", list(SPELLINGS))
 @pytest.mark.parametrize("a_shape,b_shape", [((2, 3), (4, 5)), ((3,), (4,)), ((3,), (4, 2)), ((2, 3), (2,)),
                                              ((2, 2, 3), (2, 4, 2))])

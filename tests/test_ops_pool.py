@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
-from helpers import DEVICES, DTYPES, compare_with_torch
+from helpers import DEVICES, DTYPES, assert_fails_cleanly, compare_with_torch, leaf
 
 
 # ---------------------------------------------------------------- strategies
@@ -254,21 +254,6 @@ def test_pool_float32_stays_float32(pool):
 
 
 # ---------------------------------------------------------------- bad inputs
-def assert_fails_cleanly(call, tensors, error, *fragments):
-    """call() raises `error` with every fragment in its message, and afterwards the tensors
-    hold the same values, shapes and dtypes as before and have no .grad."""
-    before = [t.numpy().copy() for t in tensors]
-    with pytest.raises(error) as info:
-        call()
-    message = str(info.value)
-    for fragment in fragments:
-        assert fragment in message, f"{fragment!r} not in error message {message!r}"
-    for t, old in zip(tensors, before):
-        assert t.shape == old.shape and t.dtype == old.dtype
-        np.testing.assert_array_equal(t.numpy(), old)
-        assert t.grad is None and t.requires_grad
-
-
 @pytest.mark.parametrize("pool", ["max_pool2d", "avg_pool2d"])
 @pytest.mark.parametrize("kernel,padding", [(2, 2), (3, 2), (1, 1), ((4, 2), (1, 2)), ((2, 4), (2, 1))])
 def test_pool_padding_more_than_half_kernel(pool, kernel, padding):

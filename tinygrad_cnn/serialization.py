@@ -235,27 +235,21 @@ def _fsync_folder(folder):
         os.close(fd)
 
 
-def save(obj, path):
-    """Save `obj` (nested dicts/lists/tuples of arrays, Tensors, numbers, strings) to `path`.
-
-    path: str or os.PathLike, written exactly as given (no suffix added); by convention
-    `.npz`. The write is atomic: either the whole new file is in place, or the old file (if
-    any) is untouched. Raises TypeError naming the key path of an unsupported value, before
-    anything is written. See the module docstring for the format.
+def atomic_write(path, write, binary=True, op="save"):
+    """Create or replace the file `path` atomically: `write(file)` fills a temporary file in
+    the same folder, which is flushed, fsynced and renamed over `path` with os.replace. On any
+    error the temporary file is removed and the old file (if any) is untouched. `op` names the
+    caller in the error for a missing folder.
     """
     target = os.path.realpath(os.fspath(path))
-    header, arrays = _encode(obj)
-    entries = {STRUCTURE_ENTRY: np.frombuffer(header, dtype=np.uint8)}
-    entries.update(arrays)
-
     folder = os.path.dirname(target)
     if not os.path.isdir(folder):
-        raise FileNotFoundError(f"save: cannot write {os.fspath(path)!r}: folder {folder!r} does not exist")
+        raise FileNotFoundError(f"{op}: cannot write {os.fspath(path)!r}: folder {folder!r} does not exist")
     mode = _new_file_mode(target)
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(target) + ".", suffix=".tmp", dir=folder)
     try:
-        with os.fdopen(fd, "wb") as file:
-            _write_npz(file, entries)
+        with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="") as file:
+            write(file)
             file.flush()
             os.fsync(file.fileno())
         os.chmod(tmp, mode)
@@ -267,6 +261,20 @@ def save(obj, path):
             pass
         raise
     _fsync_folder(folder)
+
+
+def save(obj, path):
+    """Save `obj` (nested dicts/lists/tuples of arrays, Tensors, numbers, strings) to `path`.
+
+    path: str or os.PathLike, written exactly as given (no suffix added); by convention
+    `.npz`. The write is atomic: either the whole new file is in place, or the old file (if
+    any) is untouched. Raises TypeError naming the key path of an unsupported value, before
+    anything is written. See the module docstring for the format.
+    """
+    header, arrays = _encode(obj)
+    entries = {STRUCTURE_ENTRY: np.frombuffer(header, dtype=np.uint8)}
+    entries.update(arrays)
+    atomic_write(path, lambda file: _write_npz(file, entries))
 
 
 # ------------------------------------------------------------------------------------ reading

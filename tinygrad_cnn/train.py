@@ -39,7 +39,6 @@ import io
 import json
 import math
 import os
-import tempfile
 import time
 
 import numpy as np
@@ -49,7 +48,7 @@ from . import backend
 from .autograd import no_grad
 from .ops.loss import cross_entropy
 from .optim.lr_scheduler import ReduceLROnPlateau
-from .serialization import CheckpointError, load, save
+from .serialization import CheckpointError, atomic_write, load, save
 from .tensor import Tensor
 
 __all__ = ["fit", "evaluate", "predict", "Trainer", "History", "Callback", "EarlyStopping", "ModelCheckpoint",
@@ -119,18 +118,7 @@ class History(dict):
 
 def _write_text_atomically(path, text):
     """Write `text` to `path` through a temporary file and os.replace (never half-written)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as file:
-            file.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write(path, lambda file: file.write(text), binary=False, op="history")
 
 
 # ----------------------------------------------------------------------------------- callbacks
