@@ -122,10 +122,10 @@ def load_split(spec, cfg, train):
 # --------------------------------------------------------------------------------- models
 def model_class(name):
     """The model class of a name or alias of the zoo (CliError listing the names if unknown)."""
-    cls = models._REGISTRY.get(str(name).lower().replace("-", "_"))  # the registry behind models.get/names
-    if cls is None:
-        raise CliError(f"unknown model {name!r}; choose one of: {', '.join(models.names())}")
-    return cls
+    try:
+        return models.get_class(name)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
 
 
 def build_model(name, num_classes, in_channels, image_size):

@@ -19,9 +19,14 @@ def names():
     return sorted(_REGISTRY)
 
 
-def get(name, **kwargs):
-    """Build a model by name (case-insensitive, '-' = '_'), e.g. get("resnet20", num_classes=10)."""
-    key = name.lower().replace("-", "_")
+def get_class(name):
+    """The model class for a name (case-insensitive, '-' = '_'); ValueError listing the names."""
+    key = str(name).lower().replace("-", "_")
     if key not in _REGISTRY:
         raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(names())}")
-    return _REGISTRY[key](**kwargs)
+    return _REGISTRY[key]
+
+
+def get(name, **kwargs):
+    """Build a model by name, e.g. get("resnet20", num_classes=10)."""
+    return get_class(name)(**kwargs)
