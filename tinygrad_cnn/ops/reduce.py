@@ -212,27 +212,25 @@ def min(x, dim=None, keepdim=False, *, axis=None, keepdims=None):  # noqa: A001
     return _extreme("min", amin, minimum, x, dim, keepdim, axis, keepdims)
 
 
-def var(x, dim=None, keepdim=False, *, correction=1, unbiased=None, axis=None, keepdims=None, ddof=None):
-    """Variance over `dim`. `correction` (or NumPy's `ddof`, or `unbiased=False` for 0) is
-    subtracted from the count: 1 by default, as in PyTorch."""
-    require_float("var", x)
-    axes, keepdims = reduction_axes("var", x.ndim, dim, keepdim, axis, keepdims)
+def _spread(function, name, x, dim, keepdim, correction, unbiased, axis, keepdims, ddof):
+    require_float(name, x)
+    axes, keepdims = reduction_axes(name, x.ndim, dim, keepdim, axis, keepdims)
     if ddof is not None:
         correction = ddof
     if unbiased is not None:
         correction = 1 if unbiased else 0
-    return Var.apply(x, axes=axes, keepdims=keepdims, correction=correction)
+    return function.apply(x, axes=axes, keepdims=keepdims, correction=correction)
+
+
+def var(x, dim=None, keepdim=False, *, correction=1, unbiased=None, axis=None, keepdims=None, ddof=None):
+    """Variance over `dim`. `correction` (or NumPy's `ddof`, or `unbiased=False` for 0) is
+    subtracted from the count: 1 by default, as in PyTorch."""
+    return _spread(Var, "var", x, dim, keepdim, correction, unbiased, axis, keepdims, ddof)
 
 
 def std(x, dim=None, keepdim=False, *, correction=1, unbiased=None, axis=None, keepdims=None, ddof=None):
     """Standard deviation over `dim`, same arguments as var; its gradient is 0 where it is 0."""
-    require_float("std", x)
-    axes, keepdims = reduction_axes("std", x.ndim, dim, keepdim, axis, keepdims)
-    if ddof is not None:
-        correction = ddof
-    if unbiased is not None:
-        correction = 1 if unbiased else 0
-    return Std.apply(x, axes=axes, keepdims=keepdims, correction=correction)
+    return _spread(Std, "std", x, dim, keepdim, correction, unbiased, axis, keepdims, ddof)
 
 
 def _arg_reduce(name, x, dim, keepdim, axis, keepdims, largest):
