@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
-from helpers import DEVICES, DTYPES, assert_fails_cleanly, compare_with_torch, leaf
+from helpers import DEVICES, DTYPES, assert_fails_cleanly, compare_with_torch, int_or_pair, leaf
 
 # torch warns that padding="same" with even kernels copies the input; that is its business.
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
@@ -32,15 +32,6 @@ def atol_scale(dtype):
 
 
 # ---------------------------------------------------------------- strategies
-def int_or_pair(draw, lo, hi):
-    """(argument, (a, b)): the argument is an int or a pair of ints, both forms torch accepts."""
-    if draw(st.booleans()):
-        v = draw(st.integers(lo, hi))
-        return v, (v, v)
-    pair = (draw(st.integers(lo, hi)), draw(st.integers(lo, hi)))
-    return pair, pair
-
-
 @st.composite
 def channels_and_groups(draw):
     """(in_channels, out_channels, groups): channels 1-6, groups dividing both (groups > 1

@@ -14,19 +14,10 @@ from hypothesis import strategies as st
 
 import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
-from helpers import DEVICES, DTYPES, assert_fails_cleanly, compare_with_torch, leaf
+from helpers import DEVICES, DTYPES, assert_fails_cleanly, compare_with_torch, int_or_pair, leaf
 
 
 # ---------------------------------------------------------------- strategies
-def int_or_pair(draw, lo, hi):
-    """(argument, (a, b)): the argument is an int or a pair of ints, both forms torch accepts."""
-    if draw(st.booleans()):
-        v = draw(st.integers(lo, hi))
-        return v, (v, v)
-    pair = (draw(st.integers(lo, hi)), draw(st.integers(lo, hi)))
-    return pair, pair
-
-
 def divisors(n):
     return [d for d in range(1, n + 1) if n % d == 0]
 

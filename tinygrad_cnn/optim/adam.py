@@ -2,7 +2,7 @@
 import numbers
 
 from .. import backend
-from .optimizer import Optimizer, check_non_negative, grad_array
+from .optimizer import Optimizer, check_non_negative, params_with_grad
 
 
 class Adam(Optimizer):
@@ -60,10 +60,7 @@ class Adam(Optimizer):
         eps = float(group["eps"])
         weight_decay = float(group["weight_decay"])
         amsgrad = bool(group["amsgrad"])
-        for p in group["params"]:
-            grad = grad_array(p)
-            if grad is None:
-                continue
+        for p, grad in params_with_grad(group):
             data = p.data
             xp = backend.array_module(data)
             state = self.state.setdefault(p, {})

@@ -34,6 +34,14 @@ def grad_array(p):
     return g.data if isinstance(g, Tensor) else g
 
 
+def params_with_grad(group):
+    """(parameter, its raw gradient array) for each parameter of `group` that has a gradient."""
+    for p in group["params"]:
+        grad = grad_array(p)
+        if grad is not None:
+            yield p, grad
+
+
 def check_non_negative(name, value):
     """Raise ValueError naming `name` unless `value` is a real number >= 0."""
     if not isinstance(value, numbers.Real) or isinstance(value, bool) or not value >= 0:

@@ -1,6 +1,6 @@
 """SGD: stochastic gradient descent with optional momentum, dampening, Nesterov and weight decay."""
 from .. import backend
-from .optimizer import Optimizer, check_non_negative, grad_array
+from .optimizer import Optimizer, check_non_negative, params_with_grad
 
 
 class SGD(Optimizer):
@@ -44,10 +44,7 @@ class SGD(Optimizer):
         dampening = float(group["dampening"])
         weight_decay = float(group["weight_decay"])
         nesterov = bool(group["nesterov"])
-        for p in group["params"]:
-            grad = grad_array(p)
-            if grad is None:
-                continue
+        for p, grad in params_with_grad(group):
             data = p.data
             xp = backend.array_module(data)
             # `d` is the update direction; `owned` says whether it is a scratch array of ours
