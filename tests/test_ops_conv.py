@@ -7,6 +7,7 @@ over the batch or output positions, and bad inputs failing cleanly.
 """
 import os
 import sys
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 
 import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
+from tinygrad_cnn.ops import conv as conv_module
 from helpers import DEVICES, DTYPES, assert_fails_cleanly, compare_with_torch, int_or_pair, leaf
 
 # torch warns that padding="same" with even kernels copies the input; that is its business.
@@ -119,6 +121,18 @@ def test_conv2d_matches_torch(device, dtype, case):
     compare_with_torch(lambda *a: F.conv2d(*a, **kw), lambda *a: TF.conv2d(*a, **kw),
                        make_arrays(case), device=device, dtype=dtype, seed=case["seed"],
                        atol_scale=atol_scale(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(case=conv2d_cases())
+def test_conv2d_in_single_image_parts_matches_torch(dtype, case):
+    """On the CPU conv2d builds its im2col matrices a few images at a time (parts sized to the
+    cache); with parts of one image each, forward and all gradients still equal torch's."""
+    kw = case["kwargs"]
+    with mock.patch.object(conv_module, "_CACHE_BYTES", 1):
+        compare_with_torch(lambda *a: F.conv2d(*a, **kw), lambda *a: TF.conv2d(*a, **kw),
+                           make_arrays(case), device="cpu", dtype=dtype, seed=case["seed"],
+                           atol_scale=atol_scale(dtype))
 
 
 @pytest.mark.parametrize("device", DEVICES)

@@ -1,4 +1,4 @@
-"""Convolutions by im2col and one (batched over groups) GEMM per call.
+"""Convolutions by im2col and GEMMs (batched over groups), a few images at a time.
 
 Layout: the input is read through its channels-last view x.transpose(0, 2, 3, 1), the
 windows are a strided view of it, shape (N, Ho, Wo, kh, kw, C), and copying that view into
@@ -9,7 +9,8 @@ consecutive floats of the padded input, so the copy streams through memory, and
 
 is already channels-last: the result is returned as an (N, O, Ho, Wo) view of it, without a
 transposing copy. The next conv, pool or batch norm reads that layout just as cheaply.
-Groups become a batch axis of the GEMMs.
+Groups become a batch axis of the GEMMs. On the CPU the batch is processed in parts of a few
+images whose cols fit in the cache, so the GEMM reads cols from cache, not from memory.
 
 Backward:
 - weight gradient = cols.T @ g, one GEMM, with cols rebuilt from the saved input (keeping
@@ -20,7 +21,7 @@ Backward:
 - input gradient otherwise: one GEMM slab g @ weight[:, :, i, j] per kernel position, then
   col2im: a loop over the kh*kw kernel positions adding each slab into the padded input
   gradient.
-Both are deterministic (no atomics) and never loop over the batch or output positions.
+Both are deterministic (no atomics) and never loop over single images or output positions.
 """
 from .. import backend
 from ..autograd import Function
@@ -30,7 +31,7 @@ from .common import require_float, same_dtype
 
 
 def _im2col(x, padding, kernel, stride, dilation, groups):
-    """Columns (G, N*Ho*Wo, kh*kw*Cg) of the windows of x (N, C, H, W), and (Ho, Wo).
+    """Columns (G, N*Ho*Wo, kh*kw*Cg) of the windows of x (N, C, H, W).
 
     padding: ((top, bottom), (left, right)). Row r of group g holds the window of output
     position r, ordered (kernel row, kernel column, channel of group g). The copy follows x's
@@ -44,7 +45,7 @@ def _im2col(x, padding, kernel, stride, dilation, groups):
     (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
     (pt, pb), (pl, pr) = padding
     hp, wp = h + pt + pb, w + pl + pr
-    ho, wo = (hp - dh * (kh - 1) - 1) // sh + 1, (wp - dw * (kw - 1) - 1) // sw + 1
+    ho, wo = _output_size(x.shape, kernel, (sh, sw), padding, dilation)
     channels_last = c > 1 and x.strides[1] < x.strides[3]
     if not channels_last and groups == 1:
         padded = x
@@ -54,7 +55,7 @@ def _im2col(x, padding, kernel, stride, dilation, groups):
         s_n, s_c, s_h, s_w = padded.strides
         windows = backend.as_strided(padded, (kh, kw, c, n, ho, wo),
                                      (s_h * dh, s_w * dw, s_c, s_n, s_h * sh, s_w * sw))
-        return windows.reshape(kh * kw * c, n * ho * wo).T[None], (ho, wo)
+        return windows.reshape(kh * kw * c, n * ho * wo).T[None]
 
     x_nhwc = x.transpose(0, 2, 3, 1)
     padded = x_nhwc
@@ -67,13 +68,7 @@ def _im2col(x, padding, kernel, stride, dilation, groups):
                                  (s_n, s_h * sh, s_w * sw, s_h * dh, s_w * dw, s_c * cg, s_c))
     # the copy; for groups=1 the leading axis has length 1 and costs nothing
     cols = windows.transpose(5, 0, 1, 2, 3, 4, 6).reshape(groups, n * ho * wo, kh * kw * cg)
-    return cols, (ho, wo)
-
-
-def _rows_to_nchw(rows, n, h, w):
-    """(G, N*H*W, Cg) GEMM result -> (N, C, H, W) view of channels-last memory."""
-    g, m, cg = rows.shape
-    return rows.transpose(1, 0, 2).reshape(n, h, w, g * cg).transpose(0, 3, 1, 2)
+    return cols
 
 
 class Conv2d(Function):
@@ -81,44 +76,79 @@ class Conv2d(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, stride, padding, dilation, groups):
+        xp = array_module(x)
         n = x.shape[0]
         o, cg, kh, kw = weight.shape
         og = o // groups
-        cols, (ho, wo) = _im2col(x, padding, (kh, kw), stride, dilation, groups)
+        ho, wo = _output_size(x.shape, (kh, kw), stride, padding, dilation)
         wmat = weight.reshape(groups, og, cg, kh, kw).transpose(0, 3, 4, 2, 1).reshape(groups, kh * kw * cg, og)
-        out = cols @ wmat  # (G, N*Ho*Wo, O/G)
-        if bias is not None:
-            out += bias.reshape(groups, 1, og)
+        out = xp.empty((n * ho * wo, groups, og), dtype=x.dtype)  # channels-last (N, Ho, Wo, O)
+        for part in _cache_sized_parts(x, ho * wo * kh * kw * cg):
+            cols = _im2col(x[part], padding, (kh, kw), stride, dilation, groups)
+            rows = out[part.start * ho * wo:part.stop * ho * wo].transpose(1, 0, 2)  # (G, rows, O/G)
+            xp.matmul(cols, wmat, out=rows)
+            if bias is not None:
+                rows += bias.reshape(groups, 1, og)
         ctx.geometry = (x.shape, (kh, kw), stride, padding, dilation, groups, ho, wo)
         # Keep the input, not cols (9x larger for a 3x3 kernel): backward redoes the im2col.
         # The input is usually kept alive anyway (relu saves it), so this costs no memory.
         ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, weight)
-        return _rows_to_nchw(out, n, ho, wo)
+        return out.reshape(n, ho, wo, o).transpose(0, 3, 1, 2)
 
     @staticmethod
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
         (n, c, h, w), (kh, kw), stride, padding, dilation, g, ho, wo = ctx.geometry
+        xp = array_module(grad)
+        o = grad.shape[1]
+        og = o // g
         grad_x = grad_w = grad_b = None
-        if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
-            o = grad.shape[1]
-            og = o // g
-            # (G, N*Ho*Wo, O/G): rows of the channels-last gradient, split by group
-            g_rows = grad.transpose(0, 2, 3, 1).reshape(n * ho * wo, g, og).transpose(1, 0, 2)
-            if ctx.needs_input_grad[1]:
-                cols, _ = _im2col(x, padding, (kh, kw), stride, dilation, g)
-                gw = cols.transpose(0, 2, 1) @ g_rows  # (G, kh*kw*Cg, O/G)
-                del cols
-                grad_w = gw.reshape(g, kh, kw, c // g, og).transpose(0, 4, 3, 1, 2).reshape(o, c // g, kh, kw)
-            if ctx.needs_input_grad[2]:  # column sums of the rows, as one matrix-vector product
-                grad_b = (array_module(grad).ones(g_rows.shape[1], dtype=grad.dtype) @ g_rows).reshape(o)
+        if ctx.needs_input_grad[1]:
+            gw = xp.zeros((g, kh * kw * (c // g), og), dtype=grad.dtype)
+            for part in _cache_sized_parts(x, ho * wo * kh * kw * (c // g)):
+                cols = _im2col(x[part], padding, (kh, kw), stride, dilation, g)
+                gw += cols.transpose(0, 2, 1) @ _grad_rows(grad[part], g)  # (G, kh*kw*Cg, O/G)
+            grad_w = gw.reshape(g, kh, kw, c // g, og).transpose(0, 4, 3, 1, 2).reshape(o, c // g, kh, kw)
+        if ctx.needs_input_grad[2]:  # column sums of the rows, as one matrix-vector product
+            g_rows = _grad_rows(grad, g)
+            grad_b = (xp.ones(g_rows.shape[1], dtype=grad.dtype) @ g_rows).reshape(o)
         if ctx.needs_input_grad[0]:
             grad_x = _input_grad(grad, weight, (n, c, h, w), stride, padding, dilation, g)
         return grad_x, grad_w, grad_b
 
 
+def _output_size(in_shape, kernel, stride, padding, dilation):
+    """(Ho, Wo) of a convolution of an (N, C, H, W) input."""
+    (h, w), (kh, kw), (sh, sw), ((pt, pb), (pl, pr)), (dh, dw) = in_shape[2:], kernel, stride, padding, dilation
+    return (h + pt + pb - dh * (kh - 1) - 1) // sh + 1, (w + pl + pr - dw * (kw - 1) - 1) // sw + 1
+
+
+def _grad_rows(grad, groups):
+    """(G, N*Ho*Wo, O/G) rows of an output gradient (N, O, Ho, Wo), channels last, by group
+    (a view when the gradient is channels-last, as gradients from batch norm or relu are)."""
+    n, o, ho, wo = grad.shape
+    return grad.transpose(0, 2, 3, 1).reshape(n * ho * wo, groups, o // groups).transpose(1, 0, 2)
+
+
+# The im2col matrix of a whole batch is 9x its input for a 3x3 kernel (38 MB for 64 images of
+# 16x32x32): written to memory, then read back by the GEMM. Built a few images at a time, each
+# part is still in the CPU cache when the GEMM reads it, which makes the pair up to 2x faster.
+_CACHE_BYTES = 4 << 20
+
+
+def _cache_sized_parts(x, values_per_image):
+    """Slices of x's batch whose im2col matrices (values_per_image each) fill about
+    _CACHE_BYTES; one slice covering everything on the GPU, where this does not apply."""
+    n = x.shape[0]
+    if backend.is_gpu_array(x):
+        return [slice(0, n)]
+    size = max(1, _CACHE_BYTES // max(1, values_per_image * x.itemsize))
+    return [slice(start, min(start + size, n)) for start in range(0, n, size)]
+
+
 def _input_grad(grad, weight, in_shape, stride, padding, dilation, groups):
     """d(loss)/d(input) of a convolution, given the output gradient (N, O, Ho, Wo)."""
+    xp = array_module(grad)
     n, c, h, w = in_shape
     o, cg, kh, kw = weight.shape
     og = o // groups
@@ -131,22 +161,25 @@ def _input_grad(grad, weight, in_shape, stride, padding, dilation, groups):
     if stride == (1, 1) and min(min(pair) for pair in g_padding) >= 0 and o <= c:
         flipped = weight.reshape(groups, og, cg, kh, kw)[:, :, :, ::-1, ::-1]
         wmat_t = flipped.transpose(0, 3, 4, 1, 2).reshape(groups, kh * kw * og, cg)
-        g_cols, _ = _im2col(grad, g_padding, (kh, kw), (1, 1), dilation, groups)
-        return _rows_to_nchw(g_cols @ wmat_t, n, h, w)
+        grad_x = xp.empty((n * h * w, groups, cg), dtype=grad.dtype)  # channels-last (N, H, W, C)
+        for part in _cache_sized_parts(grad, h * w * kh * kw * og):
+            g_cols = _im2col(grad[part], g_padding, (kh, kw), (1, 1), dilation, groups)
+            xp.matmul(g_cols, wmat_t, out=grad_x[part.start * h * w:part.stop * h * w].transpose(1, 0, 2))
+        return grad_x.reshape(n, h, w, c).transpose(0, 3, 1, 2)
 
-    xp = array_module(grad)
     (sh, sw), ho, wo = stride, grad.shape[2], grad.shape[3]
-    g_rows = grad.transpose(0, 2, 3, 1).reshape(n * ho * wo, groups, og).transpose(1, 0, 2)
-    # One GEMM per kernel position, batched: slab k = (G, N*Ho*Wo, Cg), contiguous per k, so
-    # the adds below move runs of Wo*C values when the stride is 1.
     w_k = weight.reshape(groups, og, cg, kh * kw).transpose(3, 0, 1, 2)  # (kh*kw, G, O/G, Cg)
-    slabs = g_rows[None] @ w_k  # (kh*kw, G, N*Ho*Wo, Cg)
     gpad = xp.zeros((n, h + pt + pb, w + pl + pr, groups, cg), dtype=grad.dtype)
-    for k in range(kh * kw):  # col2im: each kernel position adds one strided slab
-        i, j = divmod(k, kw)
-        rows = slice(i * dh, i * dh + sh * (ho - 1) + 1, sh)
-        columns = slice(j * dw, j * dw + sw * (wo - 1) + 1, sw)
-        gpad[:, rows, columns] += slabs[k].reshape(groups, n, ho, wo, cg).transpose(1, 2, 3, 0, 4)
+    for part in _cache_sized_parts(grad, ho * wo * kh * kw * c):
+        m = part.stop - part.start
+        # One GEMM per kernel position, batched: slab k = (G, m*Ho*Wo, Cg), contiguous per k,
+        # so the adds below move runs of Wo*C values when the stride is 1.
+        slabs = _grad_rows(grad[part], groups)[None] @ w_k  # (kh*kw, G, m*Ho*Wo, Cg)
+        for k in range(kh * kw):  # col2im: each kernel position adds one strided slab
+            i, j = divmod(k, kw)
+            rows = slice(i * dh, i * dh + sh * (ho - 1) + 1, sh)
+            columns = slice(j * dw, j * dw + sw * (wo - 1) + 1, sw)
+            gpad[part, rows, columns] += slabs[k].reshape(groups, m, ho, wo, cg).transpose(1, 2, 3, 0, 4)
     return gpad[:, pt:pt + h, pl:pl + w].reshape(n, h, w, c).transpose(0, 3, 1, 2)
 
 
