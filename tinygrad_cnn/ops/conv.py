@@ -15,9 +15,8 @@ images whose cols fit in the cache, so the GEMM reads cols from cache, not from 
 Backward:
 - weight gradient = cols.T @ g, one GEMM, with cols rebuilt from the saved input (keeping
   cols from forward would hold 9x the input's memory per 3x3 conv until backward);
-- input gradient, stride 1 and out_channels <= in_channels: the transposed convolution, i.e.
-  the same im2col + GEMM applied to the output gradient with the kernel flipped and its
-  in/out channels swapped;
+- input gradient, stride 1: the transposed convolution, i.e. the same im2col + GEMM applied
+  to the output gradient with the kernel flipped and its in/out channels swapped;
 - input gradient otherwise: one GEMM slab g @ weight[:, :, i, j] per kernel position, then
   col2im: a loop over the kh*kw kernel positions adding each slab into the padded input
   gradient.
@@ -103,15 +102,21 @@ class Conv2d(Function):
         o = grad.shape[1]
         og = o // g
         grad_x = grad_w = grad_b = None
-        if ctx.needs_input_grad[1]:
-            gw = xp.zeros((g, kh * kw * (c // g), og), dtype=grad.dtype)
-            for part in _cache_sized_parts(x, ho * wo * kh * kw * (c // g)):
-                cols = _im2col(x[part], padding, (kh, kw), stride, dilation, g)
-                gw += cols.transpose(0, 2, 1) @ _grad_rows(grad[part], g)  # (G, kh*kw*Cg, O/G)
-            grad_w = gw.reshape(g, kh, kw, c // g, og).transpose(0, 4, 3, 1, 2).reshape(o, c // g, kh, kw)
-        if ctx.needs_input_grad[2]:  # column sums of the rows, as one matrix-vector product
-            g_rows = _grad_rows(grad, g)
-            grad_b = (xp.ones(g_rows.shape[1], dtype=grad.dtype) @ g_rows).reshape(o)
+        need_w, need_b = ctx.needs_input_grad[1], ctx.needs_input_grad[2]
+        if need_w or need_b:
+            gw = xp.zeros((g, kh * kw * (c // g), og), dtype=grad.dtype) if need_w else None
+            gb = xp.zeros((g, og), dtype=grad.dtype) if need_b else None
+            for part in _cache_sized_parts(grad, ho * wo * kh * kw * (c // g)):
+                g_rows = _grad_rows(grad[part], g)  # (G, rows, O/G)
+                if need_w:
+                    cols = _im2col(x[part], padding, (kh, kw), stride, dilation, g)
+                    gw += cols.transpose(0, 2, 1) @ g_rows  # (G, kh*kw*Cg, O/G)
+                if need_b:  # column sums of the rows (read from cache), as a matrix-vector product
+                    gb += xp.ones(g_rows.shape[1], dtype=grad.dtype) @ g_rows
+            if need_w:
+                grad_w = gw.reshape(g, kh, kw, c // g, og).transpose(0, 4, 3, 1, 2).reshape(o, c // g, kh, kw)
+            if need_b:
+                grad_b = gb.reshape(o)
         if ctx.needs_input_grad[0]:
             grad_x = _input_grad(grad, weight, (n, c, h, w), stride, padding, dilation, g)
         return grad_x, grad_w, grad_b
@@ -133,7 +138,7 @@ def _grad_rows(grad, groups):
 # The im2col matrix of a whole batch is 9x its input for a 3x3 kernel (38 MB for 64 images of
 # 16x32x32): written to memory, then read back by the GEMM. Built a few images at a time, each
 # part is still in the CPU cache when the GEMM reads it, which makes the pair up to 2x faster.
-_CACHE_BYTES = 4 << 20
+_CACHE_BYTES = 2 << 20
 
 
 def _cache_sized_parts(x, values_per_image):
@@ -156,9 +161,10 @@ def _input_grad(grad, weight, in_shape, stride, padding, dilation, groups):
     # Padding of the output gradient that makes the transposed convolution a plain one.
     reach_h, reach_w = dh * (kh - 1), dw * (kw - 1)
     g_padding = ((reach_h - pt, reach_h - pb), (reach_w - pl, reach_w - pr))
-    # The transposed convolution copies kh*kw*O values per input position; col2im moves
-    # kh*kw*C per output position: take the transposed form when it moves no more.
-    if stride == (1, 1) and min(min(pair) for pair in g_padding) >= 0 and o <= c:
+    # Stride 1: the transposed convolution, an im2col + GEMM of the gradient. Even where it
+    # copies more values than col2im (O > C), it is faster: its copies stay in the cache,
+    # while col2im makes kh*kw read-modify-write passes over the input gradient.
+    if stride == (1, 1) and min(min(pair) for pair in g_padding) >= 0:
         flipped = weight.reshape(groups, og, cg, kh, kw)[:, :, :, ::-1, ::-1]
         wmat_t = flipped.transpose(0, 3, 4, 1, 2).reshape(groups, kh * kw * og, cg)
         grad_x = xp.empty((n * h * w, groups, cg), dtype=grad.dtype)  # channels-last (N, H, W, C)

@@ -98,10 +98,14 @@ class MaxPool2d(Function):
         tiles = (kh, kw) == stride and (ph, pw) == (0, 0) and h % kh == 0 and w % kw == 0
         grad = _new_array(xp, padded.shape, g.dtype, channels_last, fill=None if tiles else 0)
         last = kh * kw - 1
+        if _is_channels_last(g) != _is_channels_last(best):
+            # every op below mixes g with best-shaped arrays: give them one memory order
+            # (mixed orders make NumPy step through short runs, several times slower)
+            g = _new_array(xp, g.shape, g.dtype, _is_channels_last(best), fill=g)
 
         def route(part):  # one batch part: its gradient slabs, in kernel-position order
             x_part, best_part, g_part, grad_part = padded[part], best[part], g[part], grad[part]
-            taken = xp.zeros(best_part.shape, dtype=bool)  # windows whose gradient found its position
+            taken = xp.zeros_like(best_part, dtype=bool)  # windows whose gradient found its position
             for k in range(kh * kw):
                 i, j = divmod(k, kw)
                 hit = xp.equal(_slab(x_part, i, j, stride, best.shape[2:]), best_part)
