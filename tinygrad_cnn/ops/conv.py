@@ -12,9 +12,11 @@ transposing copy. The next conv, pool or batch norm reads that layout just as ch
 Groups become a batch axis of the GEMMs. On the CPU the batch is processed in parts of a few
 images whose cols fit in the cache, so the GEMM reads cols from cache, not from memory.
 
-Backward:
-- weight gradient = cols.T @ g, one GEMM, with cols rebuilt from the saved input (keeping
-  cols from forward would hold 9x the input's memory per 3x3 conv until backward);
+Backward, in one pass over the same cache-sized parts (each part of the output gradient is
+read from memory once):
+- weight gradient = cols.T @ g, summed over the parts, with cols rebuilt from the saved input
+  (keeping cols from forward would hold 9x the input's memory per 3x3 conv until backward);
+- bias gradient = the column sums of g, a matrix-vector product per part;
 - input gradient, stride 1: the transposed convolution, i.e. the same im2col + GEMM applied
   to the output gradient with the kernel flipped and its in/out channels swapped;
 - input gradient otherwise: one GEMM slab g @ weight[:, :, i, j] per kernel position, then
@@ -97,29 +99,38 @@ class Conv2d(Function):
     @staticmethod
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
-        (n, c, h, w), (kh, kw), stride, padding, dilation, g, ho, wo = ctx.geometry
+        (n, c, h, w), kernel, stride, padding, dilation, groups, ho, wo = ctx.geometry
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
         xp = array_module(grad)
-        o = grad.shape[1]
-        og = o // g
-        grad_x = grad_w = grad_b = None
-        need_w, need_b = ctx.needs_input_grad[1], ctx.needs_input_grad[2]
-        if need_w or need_b:
-            gw = xp.zeros((g, kh * kw * (c // g), og), dtype=grad.dtype) if need_w else None
-            gb = xp.zeros((g, og), dtype=grad.dtype) if need_b else None
-            for part in _cache_sized_parts(grad, ho * wo * kh * kw * (c // g)):
-                g_rows = _grad_rows(grad[part], g)  # (G, rows, O/G)
-                if need_w:
-                    cols = _im2col(x[part], padding, (kh, kw), stride, dilation, g)
-                    gw += cols.transpose(0, 2, 1) @ g_rows  # (G, kh*kw*Cg, O/G)
-                if need_b:  # column sums of the rows (read from cache), as a matrix-vector product
-                    gb += xp.ones(g_rows.shape[1], dtype=grad.dtype) @ g_rows
+        o, cg, kh, kw = weight.shape
+        og = o // groups
+        gw = xp.zeros((groups, kh * kw * cg, og), dtype=grad.dtype) if need_w else None
+        gb = xp.zeros((groups, og), dtype=grad.dtype) if need_b else None
+        transposed = _transposed_conv(weight, padding, dilation, groups) if need_x and stride == (1, 1) else None
+        grad_x = xp.empty((n * h * w, groups, cg), dtype=grad.dtype) if transposed else None
+        # Every gradient that reads the output gradient is computed in one pass over cache-sized
+        # parts of the batch, so each part of it is read from memory once.
+        per_image = max(ho * wo * kh * kw * cg if need_w else 0, h * w * kh * kw * og if transposed else 0)
+        for part in _cache_sized_parts(grad, per_image) if (need_w or need_b or transposed) else ():
+            g_rows = _grad_rows(grad[part], groups)  # (G, rows, O/G)
             if need_w:
-                grad_w = gw.reshape(g, kh, kw, c // g, og).transpose(0, 4, 3, 1, 2).reshape(o, c // g, kh, kw)
-            if need_b:
-                grad_b = gb.reshape(o)
-        if ctx.needs_input_grad[0]:
-            grad_x = _input_grad(grad, weight, (n, c, h, w), stride, padding, dilation, g)
-        return grad_x, grad_w, grad_b
+                cols = _im2col(x[part], padding, kernel, stride, dilation, groups)
+                gw += cols.transpose(0, 2, 1) @ g_rows  # (G, kh*kw*Cg, O/G)
+            if need_b:  # column sums of the rows, as a matrix-vector product
+                gb += xp.ones(g_rows.shape[1], dtype=grad.dtype) @ g_rows
+            if transposed:  # the input gradient of this part: a convolution of its gradient
+                g_padding, wmat_t = transposed
+                g_cols = _im2col(grad[part], g_padding, kernel, (1, 1), dilation, groups)
+                xp.matmul(g_cols, wmat_t, out=grad_x[part.start * h * w:part.stop * h * w].transpose(1, 0, 2))
+        if need_w:
+            gw = gw.reshape(groups, kh, kw, cg, og).transpose(0, 4, 3, 1, 2).reshape(o, cg, kh, kw)
+        if need_b:
+            gb = gb.reshape(o)
+        if transposed:
+            grad_x = grad_x.reshape(n, h, w, c).transpose(0, 3, 1, 2)
+        elif need_x:
+            grad_x = _col2im_input_grad(grad, weight, (n, c, h, w), stride, padding, dilation, groups)
+        return grad_x, gw, gb
 
 
 def _output_size(in_shape, kernel, stride, padding, dilation):
@@ -151,28 +162,32 @@ def _cache_sized_parts(x, values_per_image):
     return [slice(start, min(start + size, n)) for start in range(0, n, size)]
 
 
-def _input_grad(grad, weight, in_shape, stride, padding, dilation, groups):
-    """d(loss)/d(input) of a convolution, given the output gradient (N, O, Ho, Wo)."""
+def _transposed_conv(weight, padding, dilation, groups):
+    """For a stride-1 convolution, (padding of the output gradient, weight matrix) that make
+    its input gradient a plain convolution of the output gradient: the kernel flipped, in and
+    out channels swapped. None when the padding exceeds the kernel's reach (then the padded
+    border has no gradient path and col2im is used).
+
+    Even where this copies more values than col2im (O > C) it is faster: its copies stay in
+    the cache, while col2im makes kh*kw read-modify-write passes over the input gradient."""
+    o, cg, kh, kw = weight.shape
+    og = o // groups
+    (dh, dw), ((pt, pb), (pl, pr)) = dilation, padding
+    reach_h, reach_w = dh * (kh - 1), dw * (kw - 1)
+    g_padding = ((reach_h - pt, reach_h - pb), (reach_w - pl, reach_w - pr))
+    if min(min(pair) for pair in g_padding) < 0:
+        return None
+    flipped = weight.reshape(groups, og, cg, kh, kw)[:, :, :, ::-1, ::-1]
+    return g_padding, flipped.transpose(0, 3, 4, 1, 2).reshape(groups, kh * kw * og, cg)
+
+
+def _col2im_input_grad(grad, weight, in_shape, stride, padding, dilation, groups):
+    """d(loss)/d(input) (N, C, H, W) of a strided convolution from its output gradient."""
     xp = array_module(grad)
     n, c, h, w = in_shape
     o, cg, kh, kw = weight.shape
     og = o // groups
     (dh, dw), ((pt, pb), (pl, pr)) = dilation, padding
-    # Padding of the output gradient that makes the transposed convolution a plain one.
-    reach_h, reach_w = dh * (kh - 1), dw * (kw - 1)
-    g_padding = ((reach_h - pt, reach_h - pb), (reach_w - pl, reach_w - pr))
-    # Stride 1: the transposed convolution, an im2col + GEMM of the gradient. Even where it
-    # copies more values than col2im (O > C), it is faster: its copies stay in the cache,
-    # while col2im makes kh*kw read-modify-write passes over the input gradient.
-    if stride == (1, 1) and min(min(pair) for pair in g_padding) >= 0:
-        flipped = weight.reshape(groups, og, cg, kh, kw)[:, :, :, ::-1, ::-1]
-        wmat_t = flipped.transpose(0, 3, 4, 1, 2).reshape(groups, kh * kw * og, cg)
-        grad_x = xp.empty((n * h * w, groups, cg), dtype=grad.dtype)  # channels-last (N, H, W, C)
-        for part in _cache_sized_parts(grad, h * w * kh * kw * og):
-            g_cols = _im2col(grad[part], g_padding, (kh, kw), (1, 1), dilation, groups)
-            xp.matmul(g_cols, wmat_t, out=grad_x[part.start * h * w:part.stop * h * w].transpose(1, 0, 2))
-        return grad_x.reshape(n, h, w, c).transpose(0, 3, 1, 2)
-
     (sh, sw), ho, wo = stride, grad.shape[2], grad.shape[3]
     w_k = weight.reshape(groups, og, cg, kh * kw).transpose(3, 0, 1, 2)  # (kh*kw, G, O/G, Cg)
     gpad = xp.zeros((n, h + pt + pb, w + pl + pr, groups, cg), dtype=grad.dtype)
