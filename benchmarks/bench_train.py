@@ -15,6 +15,13 @@ While timing, each worker reads /proc/stat to measure the CPU time that *other* 
 the row is marked LOADED and its ratio is not reported: rerun on a quiet machine.
 Peak memory is each worker's peak RSS; the baseline RSS after imports (torch's import costs
 ~220 MiB) is shown separately so the model's own footprint can be compared.
+
+The kernels each library's matrix products run on are printed first: NumPy's OpenBLAS picks
+them when loaded, and the environment variable OPENBLAS_CORETYPE overrides its choice (some
+machines set OPENBLAS_CORETYPE=Haswell, i.e. AVX2, on AVX-512 CPUs); PyTorch uses MKL/oneDNN
+with its own CPU detection. `--ours-blas-core auto` runs our workers with OPENBLAS_CORETYPE
+removed (OpenBLAS's own choice), `--ours-blas-core NAME` with NAME; the default keeps the
+environment as it is.
 """
 import argparse
 import json
@@ -46,6 +53,22 @@ def _cpu_busy_jiffies():
         fields = [int(v) for v in f.readline().split()[1:]]
     user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
     return user + nice + system + irq + softirq + steal
+
+
+def _openblas_core():
+    """The kernel set ("Haswell", "SkylakeX", ...) of the OpenBLAS loaded in this process, or
+    "unknown"; NumPy's wheels bundle OpenBLAS with a prefixed symbol name."""
+    import ctypes  # noqa: PLC0415
+    with open("/proc/self/maps") as f:
+        paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower() and "/" in line})
+    for path in paths:
+        lib = ctypes.CDLL(path)
+        for symbol in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename", "openblas_get_corename"):
+            if hasattr(lib, symbol):
+                getter = getattr(lib, symbol)
+                getter.restype = ctypes.c_char_p
+                return getter().decode().strip()
+    return "unknown"
 
 
 def _timed(fn, count):
@@ -114,7 +137,11 @@ def run_worker(args):
         def set_mode(train):
             model.train(train)
 
-    result = {"baseline_rss_mib": baseline / 1024}
+    if args.worker == "torch":
+        kernels = f"MKL/oneDNN, CPU capability {torch.backends.cpu.get_cpu_capability()}"
+    else:
+        kernels = f"OpenBLAS {_openblas_core()} (OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')})"
+    result = {"baseline_rss_mib": baseline / 1024, "kernels": kernels}
     ticks = os.sysconf("SC_CLK_TCK")
     cores = os.cpu_count()
     for mode, fn in (("train", train_step), ("infer", infer)):
@@ -140,7 +167,12 @@ def run_row(args, model, batch):
             cmd = [sys.executable, os.path.abspath(__file__), "--worker", lib, "--model", model,
                    "--batch", str(batch), "--steps", str(args.steps), "--warmup", str(args.warmup),
                    "--threads", str(args.threads)]
-            out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            env = dict(os.environ)
+            if lib == "ours" and args.ours_blas_core == "auto":
+                env.pop("OPENBLAS_CORETYPE", None)
+            elif lib == "ours" and args.ours_blas_core != "inherit":
+                env["OPENBLAS_CORETYPE"] = args.ours_blas_core
+            out = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
             if out.returncode != 0:
                 raise RuntimeError(f"worker {lib} {model} b{batch} failed:\n{out.stderr[-3000:]}")
             runs[lib].append(json.loads(out.stdout.strip().splitlines()[-1]))
@@ -163,6 +195,8 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--max-load", type=float, default=0.10,
                         help="largest fraction of machine CPU other processes may use while timing")
+    parser.add_argument("--ours-blas-core", default="inherit",
+                        help="OPENBLAS_CORETYPE for our workers: inherit (default), auto (unset) or a name")
     parser.add_argument("--write-results", action="store_true", help="append the table to benchmarks/RESULTS.md")
     parser.add_argument("--worker", choices=["ours", "torch"], help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
@@ -174,11 +208,16 @@ def main():
     header = ("| model | batch | train ours ms | train torch ms | train ratio | ours img/s | "
               "infer ours ms | infer torch ms | infer ratio | peak RSS ours / torch MiB (after imports) |")
     lines = [header, "|" + "---|" * 10]
-    print(header)
+    kernels = None
     for model in args.models.split(","):
         batches = [int(b) for b in args.batches.split(",")]
         for batch in batches:
             runs = run_row(args, model, batch)
+            if kernels is None:
+                kernels = f"Kernels: ours {runs['ours'][0]['kernels']}; torch {runs['torch'][0]['kernels']}."
+                lines.insert(0, kernels + "\n")
+                print(kernels)
+                print(header)
             cells = [model, str(batch)]
             for mode in ("train", "infer"):
                 ours, theirs, load = summarize(runs, mode)
