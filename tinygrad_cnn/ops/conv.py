@@ -87,7 +87,7 @@ class Conv2d(Function):
         for part in _cache_sized_parts(x, ho * wo * kh * kw * cg):
             cols = _im2col(x[part], padding, (kh, kw), stride, dilation, groups)
             rows = out[part.start * ho * wo:part.stop * ho * wo].transpose(1, 0, 2)  # (G, rows, O/G)
-            xp.matmul(cols, wmat, out=rows)
+            _matmul_into(cols, wmat, rows)
             if bias is not None:
                 rows += bias.reshape(groups, 1, og)
         ctx.geometry = (x.shape, (kh, kw), stride, padding, dilation, groups, ho, wo)
@@ -121,7 +121,7 @@ class Conv2d(Function):
             if transposed:  # the input gradient of this part: a convolution of its gradient
                 g_padding, wmat_t = transposed
                 g_cols = _im2col(grad[part], g_padding, kernel, (1, 1), dilation, groups)
-                xp.matmul(g_cols, wmat_t, out=grad_x[part.start * h * w:part.stop * h * w].transpose(1, 0, 2))
+                _matmul_into(g_cols, wmat_t, grad_x[part.start * h * w:part.stop * h * w].transpose(1, 0, 2))
         if need_w:
             gw = gw.reshape(groups, kh, kw, cg, og).transpose(0, 4, 3, 1, 2).reshape(o, cg, kh, kw)
         if need_b:
@@ -137,6 +137,14 @@ def _output_size(in_shape, kernel, stride, padding, dilation):
     """(Ho, Wo) of a convolution of an (N, C, H, W) input."""
     (h, w), (kh, kw), (sh, sw), ((pt, pb), (pl, pr)), (dh, dw) = in_shape[2:], kernel, stride, padding, dilation
     return (h + pt + pb - dh * (kh - 1) - 1) // sh + 1, (w + pl + pr - dw * (kw - 1) - 1) // sw + 1
+
+
+def _matmul_into(a, b, out):
+    """out[...] = a @ b, written straight into out when its memory allows (groups == 1)."""
+    if out.flags.c_contiguous:
+        array_module(out).matmul(a, b, out=out)
+    else:  # (G, rows, O/G) view of channels-last memory with G > 1
+        out[...] = a @ b
 
 
 def _grad_rows(grad, groups):
