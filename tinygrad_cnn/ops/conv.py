@@ -12,17 +12,19 @@ transposing copy. The next conv, pool or batch norm reads that layout just as ch
 Groups become a batch axis of the GEMMs. On the CPU the batch is processed in parts of a few
 images whose cols fit in the cache, so the GEMM reads cols from cache, not from memory.
 
-Backward, in one pass over the same cache-sized parts (each part of the output gradient is
-read from memory once):
+Backward (the first three in one pass over cache-sized parts, so each part of the output
+gradient is read from memory once):
 - weight gradient = cols.T @ g, summed over the parts, with cols rebuilt from the saved input
   (keeping cols from forward would hold 9x the input's memory per 3x3 conv until backward);
 - bias gradient = the column sums of g, a matrix-vector product per part;
 - input gradient, stride 1: the transposed convolution, i.e. the same im2col + GEMM applied
   to the output gradient with the kernel flipped and its in/out channels swapped;
-- input gradient otherwise: one GEMM slab g @ weight[:, :, i, j] per kernel position, then
+- input gradient otherwise (strided): one GEMM slab g @ weight[:, :, i, j] per kernel position, then
   col2im: a loop over the kh*kw kernel positions adding each slab into the padded input
   gradient.
-Both are deterministic (no atomics) and never loop over single images or output positions.
+Both are deterministic (no atomics). Python loops run over kernel positions and over the
+cache-sized parts (a few images each; one image only when its cols alone exceed the part
+size), never over output positions.
 """
 from .. import backend
 from ..autograd import Function
