@@ -114,7 +114,7 @@ class Conv2d(Function):
         # parts of the batch, so each part of it is read from memory once.
         per_image = max(ho * wo * kh * kw * cg if need_w else 0, h * w * kh * kw * og if transposed else 0)
         for part in _cache_sized_parts(grad, per_image) if (need_w or need_b or transposed) else ():
-            g_rows = _grad_rows(grad[part], groups)  # (G, rows, O/G)
+            g_rows = _grad_rows(grad[part], groups) if need_w or need_b else None  # (G, rows, O/G)
             if need_w:
                 cols = _im2col(x[part], padding, kernel, stride, dilation, groups)
                 gw += cols.transpose(0, 2, 1) @ g_rows  # (G, kh*kw*Cg, O/G)
