@@ -1,4 +1,4 @@
-"""Array-module dispatch, device names and the library's random number generators.
+"""Array-module dispatch, device names, random generators and reads from the device.
 
 Every op works on raw arrays of an *array module* `xp`: numpy on the CPU, cupy on a CUDA GPU.
 `array_module(*arrays)` finds it from the inputs, so op code is written once.
@@ -6,8 +6,13 @@ Every op works on raw arrays of an *array module* `xp`: numpy on the CPU, cupy o
 Device names: "cpu"; "gpu" = "cuda" = "cuda:0"; "cuda:N"; "auto" (gpu when CuPy imports and
 sees a device, else cpu). Asking for a GPU where there is none raises DeviceError saying why.
 
-All GPU-specific code of the library lives in this file.
+Every difference between the NumPy and CuPy APIs that the library meets is handled here:
+random generators (numpy's Generator has `random`/`integers`, CuPy's RandomState
+`random_sample`/`randint` and no readable state), strided views, scatter-adds, and reading
+values back to the host (`to_host`, one transfer for several arrays, plus the checks that ops
+defer on a GPU so that they cost no synchronization).
 """
+import contextlib
 import os
 import random as _pyrandom
 from concurrent.futures import ThreadPoolExecutor
@@ -16,8 +21,9 @@ import numpy as np
 
 from .errors import DeviceError
 
-_cupy = None
-_cupy_import_error = None
+# ---------------------------------------------------------------- the CuPy module
+_cupy = None               # the cupy module once imported (or the test suite's stand-in)
+_cupy_import_error = None  # why importing it failed: a message only (an exception would keep its frames alive)
 _cupy_checked = False
 
 
@@ -30,8 +36,22 @@ def cupy_module():
             import cupy  # noqa: PLC0415 (optional dependency, imported on demand)
             _cupy = cupy
         except Exception as exc:  # ImportError, or a CUDA library failing to load
-            _cupy_import_error = exc
+            _cupy_import_error = f"{type(exc).__name__}: {exc}"
     return _cupy
+
+
+@contextlib.contextmanager
+def cupy_module_replaced(module):
+    """Use `module` in place of CuPy inside the block (the test suite runs its strict CuPy
+    stand-in this way). Per-device state (the GPU generators, pending checks) starts afresh
+    inside and is restored afterwards."""
+    global _cupy, _cupy_checked, _gpu_generators, _pending_checks
+    saved = (_cupy, _cupy_checked, _gpu_generators, _pending_checks)
+    _cupy, _cupy_checked, _gpu_generators, _pending_checks = module, True, {}, []
+    try:
+        yield module
+    finally:
+        _cupy, _cupy_checked, _gpu_generators, _pending_checks = saved
 
 
 def gpu_count():
@@ -71,6 +91,7 @@ def as_array(value):
     return value
 
 
+# ---------------------------------------------------------------- devices
 def parse_device(device):
     """Canonical device name for `device`: "cpu" or "cuda:N".
 
@@ -105,6 +126,10 @@ def parse_device(device):
     return f"cuda:{index}"
 
 
+def _gpu_index(device):
+    return int(device.split(":")[1])
+
+
 def device_of(array):
     """Canonical device name of an array: "cpu" or "cuda:N"."""
     if is_gpu_array(array):
@@ -116,10 +141,10 @@ def to_device(array, device):
     """Return `array` on `device` (a canonical name); no copy when it is already there."""
     if device == "cpu":
         if is_gpu_array(array):
-            return array.get()
+            return to_host(array)[0]
         return np.asarray(array)
     cp = cupy_module()
-    index = int(device.split(":")[1])
+    index = _gpu_index(device)
     if is_gpu_array(array) and array.device.id == index:
         return array
     with cp.cuda.Device(index):
@@ -134,75 +159,198 @@ def module_for_device(device):
 def device_context(device):
     """A context manager making `device` current (a no-op for the CPU)."""
     if device == "cpu":
-        return _NullContext()
-    return cupy_module().cuda.Device(int(device.split(":")[1]))
+        return contextlib.nullcontext()
+    return cupy_module().cuda.Device(_gpu_index(device))
 
 
-class _NullContext:
-    def __enter__(self):
-        return self
+# ---------------------------------------------------------------- reads from the device
+# Reading a value from a GPU waits for all queued work: a training step that reads its loss
+# every step runs one step at a time. Ops therefore never read from the device; checks that
+# need a device value (a target index out of range) are queued with `check` and evaluated at
+# the next read, in the same transfer, as CUDA's device-side asserts surface in PyTorch.
+_MAX_PENDING_CHECKS = 64
+_pending_checks = []
 
-    def __exit__(self, *exc):
-        return False
+
+def check(flag, make_error):
+    """Raise `make_error()` when the boolean array `flag` holds a True value.
+
+    On the CPU the check runs at once. On a GPU it is queued and evaluated at the next
+    `to_host` (Tensor.item(), .numpy(), the training loop's periodic read), so it costs no
+    synchronization; the error then names the op that queued it.
+    """
+    if not is_gpu_array(flag):
+        if flag.any():
+            raise make_error()
+        return
+    _pending_checks.append((flag.any(), make_error))
+    if len(_pending_checks) >= _MAX_PENDING_CHECKS:
+        to_host()
+
+
+def to_host(*arrays):
+    """NumPy copies of `arrays` (NumPy arrays are returned as they are).
+
+    GPU arrays are read in one transfer, together with the pending checks, which raise here
+    when one failed. Each call that has anything to read from a GPU is one synchronization.
+    """
+    global _pending_checks
+    gpu = [a for a in arrays if is_gpu_array(a)]
+    checks, _pending_checks = _pending_checks, []
+    if not gpu and not checks:
+        return [np.asarray(a) for a in arrays]
+    # Several arrays travel as one byte string: (the bytes of each array, then one byte per check).
+    pieces = [_cupy.ascontiguousarray(a).reshape(-1).view(_cupy.uint8) for a in gpu]
+    if checks:
+        pieces.append(_cupy.stack([flag for flag, _ in checks]).astype(_cupy.uint8))
+    host = pieces[0].get() if len(pieces) == 1 else _cupy.concatenate(pieces).get()
+    for (_, make_error), failed in zip(checks, host[len(host) - len(checks):]):
+        if failed:
+            raise make_error()
+    out, start = [], 0
+    for a in arrays:
+        if is_gpu_array(a):
+            values = host[start:start + a.nbytes].view(a.dtype).reshape(a.shape)
+            out.append(values if len(pieces) == 1 else values.copy())  # a copy is aligned
+            start += a.nbytes
+        else:
+            out.append(np.asarray(a))
+    return out
 
 
 # ---------------------------------------------------------------- random numbers
-# One numpy Generator for the CPU and one cupy RandomState per GPU: every random draw of the
+# One numpy Generator for the CPU and one CuPy RandomState per GPU: every random draw of the
 # library (randn, rand, dropout masks, initialization, shuffling, augmentation) goes through
-# `generator(device)`, so `manual_seed` makes a whole run repeatable.
+# `generator(device)`, so `manual_seed` makes a whole run repeatable. The functions below
+# draw from either kind (and from a caller's numpy Generator or RandomState).
 _seed = None
 _cpu_generator = np.random.default_rng()
-_gpu_generators = {}
+_gpu_generators = {}  # device name -> [RandomState, base seed, forks]
+
+
+def _seed64(*entropy):
+    """A seed in [0, 2**64) mixed from any integers (CuPy's RandomState takes no larger seed)."""
+    return int(np.random.SeedSequence([int(e) % 2**128 for e in entropy]).generate_state(1, np.uint64)[0])
 
 
 def manual_seed(seed):
     """Seed every random source the library uses (CPU, every GPU, Python's and NumPy's global RNG)."""
     global _seed, _cpu_generator
-    seed = int(seed)
+    try:
+        seed = int(seed)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"manual_seed: seed must be an integer, got {seed!r}") from None
     _seed = seed
-    _cpu_generator = np.random.default_rng(seed)
+    _cpu_generator = np.random.default_rng(seed % 2**128)  # numpy takes no negative seed
     _gpu_generators.clear()  # re-created from the seed on next use
     _pyrandom.seed(seed)
     np.random.seed(seed % 2**32)
-    cp = cupy_module()
-    if cp is not None and gpu_available():
-        cp.random.seed(seed)
+    if _cupy is not None and gpu_available():
+        _cupy.random.seed(_seed64(seed))
 
 
 def generator(device="cpu"):
     """The library's random generator for `device`: numpy.random.Generator or cupy RandomState."""
     if device == "cpu":
         return _cpu_generator
-    gen = _gpu_generators.get(device)
-    if gen is None:
-        cp = cupy_module()
-        index = int(device.split(":")[1])
-        with cp.cuda.Device(index):
-            seed = _seed + index if _seed is not None else None
-            gen = cp.random.RandomState(seed)
-        _gpu_generators[device] = gen
-    return gen
+    entry = _gpu_generators.get(device)
+    if entry is None:
+        base = _seed64(_seed, _gpu_index(device)) if _seed is not None else _seed64(int.from_bytes(os.urandom(8), "little"))
+        entry = _gpu_generators[device] = [_gpu_random_state(device, _seed64(base, 0)), base, 0]
+    return entry[0]
+
+
+def _gpu_random_state(device, seed):
+    with cupy_module().cuda.Device(_gpu_index(device)):
+        return cupy_module().random.RandomState(seed)
 
 
 def get_rng_state():
-    """The CPU generator's state (a dict of plain values), for checkpoints."""
-    return _cpu_generator.bit_generator.state
+    """The state of the library's generators, for checkpoints: {"cpu": ..., "cuda:N": ...}.
+
+    CuPy's generators keep their state on the device, where it cannot be read; each GPU
+    generator is instead re-seeded here from (its base seed, a count of such snapshots), and
+    that pair is its saved state. Taking a snapshot therefore changes the GPU stream that
+    follows, identically in the run that continues and in one resumed from the snapshot.
+    """
+    state = {"cpu": _cpu_generator.bit_generator.state}
+    for device, entry in _gpu_generators.items():
+        entry[2] += 1
+        entry[0] = _gpu_random_state(device, _seed64(entry[1], entry[2]))
+        state[device] = {"base_seed": entry[1], "forks": entry[2]}
+    return state
 
 
 def set_rng_state(state):
-    """Restore the CPU generator's state returned by get_rng_state."""
-    _cpu_generator.bit_generator.state = state
+    """Restore generators from `get_rng_state()` (also a bare CPU state from older checkpoints)."""
+    if "bit_generator" in state:
+        state = {"cpu": state}
+    _cpu_generator.bit_generator.state = state["cpu"]
+    for device, saved in state.items():
+        if device != "cpu":
+            base, forks = int(saved["base_seed"]), int(saved["forks"])
+            _gpu_generators[device] = [_gpu_random_state(device, _seed64(base, forks)), base, forks]
+
+
+def new_generator(seed, device="cpu"):
+    """A private generator for `device` seeded with `seed` (an int or a numpy SeedSequence).
+
+    CPU: numpy.random.Generator. GPU: cupy.random.RandomState.
+    """
+    if device == "cpu":
+        return np.random.default_rng(seed)
+    if isinstance(seed, np.random.SeedSequence):
+        seed = int(seed.generate_state(1, dtype=np.uint64)[0])
+    return _gpu_random_state(device, _seed64(seed))
+
+
+def _is_numpy_generator(gen):
+    return isinstance(gen, np.random.Generator)
+
+
+def random(gen, shape, dtype=None):
+    """Uniform floats in [0, 1) of `shape` (float64 unless `dtype` says float32)."""
+    if isinstance(gen, np.random.Generator):
+        values = gen.random(shape)
+    elif isinstance(gen, np.random.RandomState):
+        values = gen.random_sample(shape)
+    else:  # CuPy's RandomState draws float32 directly
+        return gen.random_sample(shape, dtype=dtype or np.float64)
+    return values if dtype is None else values.astype(dtype, copy=False)
+
+
+def uniform(gen, low, high, shape):
+    """Uniform floats in [low, high) of `shape` (float64)."""
+    return low + (high - low) * random(gen, shape)
+
+
+def integers(gen, low, high, shape):
+    """Integers in [low, high) of `shape` (int64)."""
+    if _is_numpy_generator(gen):
+        return gen.integers(low, high, size=shape, dtype=np.int64)
+    return gen.randint(low, high, size=shape, dtype=np.int64)
+
+
+def standard_normal(gen, shape):
+    """Standard normal floats of `shape` (float64)."""
+    return gen.standard_normal(shape)
+
+
+def permutation(gen, n):
+    """A random permutation of range(n) (int64)."""
+    return gen.permutation(n).astype(np.int64, copy=False)
+
+
+def derive_seed(gen):
+    """A fresh 62-bit int seed drawn from `gen` (a host value: drawn on a GPU, it is read back)."""
+    value = integers(gen, 0, 2**62, 1)
+    return int(to_host(value)[0][0])
 
 
 # ---------------------------------------------------------------- helpers with GPU variants
 def scatter_add(target, index, values):
     """target[index] += values, adding repeated indices (np.add.at semantics), in place."""
-    xp = array_module(target)
-    if xp is np:
-        np.add.at(target, index, values)
-    else:
-        import cupyx  # noqa: PLC0415
-        cupyx.scatter_add(target, index, values)
+    array_module(target).add.at(target, index, values)
 
 
 def as_strided(array, shape, strides):
@@ -214,59 +362,23 @@ def as_strided(array, shape, strides):
 
 # ---------------------------------------------------------------- CPU threads for memory-bound loops
 # NumPy runs each call on one core but releases the GIL inside its loops, so strided copies and
-# masks over the batch can be split across threads. BLAS has threads of its own for GEMMs.
-_threads = min(os.cpu_count() or 1, 4)
+# masks over the batch can be split across threads (BLAS has threads of its own for GEMMs).
+_THREADS = min(os.cpu_count() or 1, 4)
 _pool = None
-
-
-def set_num_threads(n):
-    """Threads used for the batch-parallel NumPy loops of pooling and im2col/col2im (default: cores, at most 4)."""
-    global _threads, _pool
-    _threads = max(1, int(n))
-    _pool = None
-
-
-def get_num_threads():
-    return _threads
 
 
 def for_batch_parts(n, fn, xp=np):
     """Call fn(part) for contiguous slices `part` covering range(n), in parallel threads on the
     CPU (a few large parts, never one per sample); a single call fn(slice(None)) on the GPU or
-    when one thread is set."""
+    on a one-core machine."""
     global _pool
-    parts = min(_threads, n)
+    parts = min(_THREADS, n)
     if xp is not np or parts < 2:
         fn(slice(None))
         return
     if _pool is None:
-        _pool = ThreadPoolExecutor(_threads, thread_name_prefix="tinygrad_cnn")
+        _pool = ThreadPoolExecutor(_THREADS, thread_name_prefix="tinygrad_cnn")
     bounds = [n * i // parts for i in range(parts + 1)]
     futures = [_pool.submit(fn, slice(bounds[i], bounds[i + 1])) for i in range(parts)]
     for f in futures:
         f.result()
-
-
-# ---------------------------------------------------------------- reuse of freed CPU memory
-def keep_freed_memory():
-    """Ask glibc's malloc to keep freed large blocks for reuse instead of returning them to
-    the OS. A training step allocates and frees many 1-40 MB temporaries; by default each is
-    a fresh mmap, and touching its pages for the first time (page faults) cost up to a third
-    of a batch-norm pass. The process then stays at its peak memory, which a training run
-    reaches anyway. Called on import on Linux with glibc, unless TINYGRAD_CNN_KEEP_MEMORY=0.
-    Returns True when the setting was applied.
-    """
-    import ctypes  # noqa: PLC0415
-    import platform  # noqa: PLC0415
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
-        return False
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return False
-    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
-    return bool(libc.mallopt(m_mmap_threshold, 1 << 30)) and bool(libc.mallopt(m_trim_threshold, (1 << 31) - 1))
-
-
-if os.environ.get("TINYGRAD_CNN_KEEP_MEMORY", "1") != "0":
-    keep_freed_memory()

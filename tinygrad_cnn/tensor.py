@@ -484,7 +484,7 @@ def randn(*shape, dtype=None, device=None, requires_grad=False):
     device = backend.parse_device(device)
     gen = backend.generator(device)
     return _creation(device, dtype, requires_grad,
-                     lambda xp, dt: gen.standard_normal(shape).astype(dt, copy=False))
+                     lambda xp, dt: backend.standard_normal(gen, shape).astype(dt, copy=False))
 
 
 def rand(*shape, dtype=None, device=None, requires_grad=False):
@@ -493,8 +493,7 @@ def rand(*shape, dtype=None, device=None, requires_grad=False):
     device = backend.parse_device(device)
     gen = backend.generator(device)
     return _creation(device, dtype, requires_grad,
-                     lambda xp, dt: gen.random(shape).astype(dt, copy=False) if xp is np
-                     else gen.random_sample(shape).astype(dt, copy=False))
+                     lambda xp, dt: backend.random(gen, shape).astype(dt, copy=False))
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):

@@ -29,7 +29,6 @@ import numpy as np
 
 from . import backend
 from .autograd import Node, no_grad
-from .data import _util as _data_util
 from .data.transforms import Transform
 from .nn.parameter import Parameter
 from .ops.conv import conv2d  # the function behind nn.functional.conv2d
@@ -401,7 +400,7 @@ def plot_augmentations(images, transform, path, n=8, seed=0):
         raise ValueError(f"plot_augmentations: expected images of shape (N, C, H, W), got shape {batch.shape}")
     batch = batch[:n].astype(np.float32)
     if isinstance(transform, Transform):
-        augmented = transform(batch, generator=_data_util.make_generator(seed))
+        augmented = transform(batch, generator=backend.new_generator(seed))
     else:
         augmented = transform(batch)
     augmented = _to_numpy(augmented)

@@ -1,10 +1,6 @@
-"""Private helpers of the data package: the default data folder, random-generator calls that
-differ between NumPy and CuPy, and the in-memory image dataset all datasets derive from.
-
-The only NumPy/CuPy random-API difference the data package meets lives here: numpy's
-`Generator` has `random`/`integers`, cupy's (and numpy's legacy) `RandomState` has
-`random_sample`/`randint`.
-"""
+"""Private helpers of the data package: the default data folder and the in-memory image
+dataset all datasets derive from. (Random draws go through `tinygrad_cnn.backend`, which hides
+the NumPy/CuPy generator differences.)"""
 import operator
 import os
 
@@ -27,50 +23,6 @@ def resolve_root(root):
     if root is None:
         return default_root()
     return os.path.abspath(os.path.expanduser(os.fspath(root)))
-
-
-# ---------------------------------------------------------------- random numbers
-def make_generator(seed, device="cpu"):
-    """A private generator for `device` seeded with `seed` (an int or a numpy SeedSequence).
-
-    CPU: numpy.random.Generator. GPU: cupy.random.RandomState (which takes an int seed).
-    """
-    if device == "cpu":
-        return np.random.default_rng(seed)
-    if isinstance(seed, np.random.SeedSequence):
-        seed = int(seed.generate_state(1, dtype=np.uint64)[0] % (2**63))
-    cp = backend.cupy_module()
-    with backend.device_context(device):
-        return cp.random.RandomState(seed)
-
-
-def derive_seed(generator):
-    """A fresh 63-bit int seed drawn from `generator` (numpy Generator or any RandomState)."""
-    return int(randint(generator, 0, 2**62, 1)[0])
-
-
-def random(generator, size):
-    """Uniform floats in [0, 1) of shape `size` (float64)."""
-    if hasattr(generator, "integers"):  # numpy.random.Generator
-        return generator.random(size)
-    return generator.random_sample(size)  # cupy / legacy numpy RandomState
-
-
-def uniform(generator, low, high, size):
-    """Uniform floats in [low, high) of shape `size`."""
-    return low + (high - low) * random(generator, size)
-
-
-def randint(generator, low, high, size):
-    """Integers in [low, high) of shape `size` (int64)."""
-    if hasattr(generator, "integers"):
-        return generator.integers(low, high, size=size, dtype=np.int64)
-    return generator.randint(low, high, size=size, dtype=np.int64)
-
-
-def permutation(generator, n):
-    """A random permutation of range(n) (int64)."""
-    return generator.permutation(n).astype(np.int64, copy=False)
 
 
 # ---------------------------------------------------------------- datasets

@@ -127,7 +127,7 @@ class DataLoader:
         self.prefetch = bool(prefetch)
         self.prefetch_batches = max(1, int(prefetch_batches))
         self._source = _source(dataset)
-        self._rng = np.random.default_rng(seed) if seed is not None else None
+        self._rng = backend.new_generator(seed) if seed is not None else None
 
     def __len__(self):
         n = len(self._source)
@@ -157,12 +157,12 @@ class DataLoader:
     def _epoch_plan(self):
         """This epoch's index batches and the transforms' generator (drawn in the calling thread)."""
         n = len(self._source)
-        order = _util.permutation(self._generator(), n) if self.shuffle else np.arange(n, dtype=np.int64)
+        order = backend.permutation(self._generator(), n) if self.shuffle else np.arange(n, dtype=np.int64)
         stop = (n // self.batch_size) * self.batch_size if self.drop_last else n
         batches = [order[i:i + self.batch_size] for i in range(0, stop, self.batch_size)]
         aug = None
         if self.transform is not None:
-            aug = _util.make_generator(_util.derive_seed(self._generator()), self.device)
+            aug = backend.new_generator(backend.derive_seed(self._generator()), self.device)
         return batches, aug
 
     def _make_batch(self, idx, generator):

@@ -69,7 +69,7 @@ def random_split(dataset, lengths, seed=None):
     lengths = [operator.index(v) for v in lengths]
     if any(v < 0 for v in lengths) or sum(lengths) != n:
         raise ValueError(f"random_split: lengths {lengths} must be >= 0 and sum to the dataset's length {n}")
-    generator = np.random.default_rng(seed) if seed is not None else backend.generator("cpu")
-    order = generator.permutation(n)
+    generator = backend.new_generator(seed) if seed is not None else backend.generator("cpu")
+    order = backend.permutation(generator, n)
     cuts = np.cumsum([0] + lengths)
     return [Subset(dataset, order[a:b]) for a, b in zip(cuts[:-1], cuts[1:])]

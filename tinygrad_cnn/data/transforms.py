@@ -16,7 +16,6 @@ import numpy as np
 
 from .. import backend
 from ..tensor import Tensor
-from . import _util
 
 __all__ = ["Transform", "Compose", "Normalize", "RandomCrop", "RandomHorizontalFlip", "RandomVerticalFlip",
            "RandomRotation", "RandomTranslate", "Cutout",
@@ -59,7 +58,7 @@ class Transform:
         if self.seed is not None:
             gen = self._generators.get(device)
             if gen is None:
-                gen = self._generators[device] = _util.make_generator(self.seed, device)
+                gen = self._generators[device] = backend.new_generator(self.seed, device)
             return gen
         if generator is not None:
             return generator
@@ -213,8 +212,8 @@ class RandomCrop(Transform):
         th, tw = self.size
         if th > h or tw > w:
             raise ValueError(f"RandomCrop: crop size {self.size} is larger than the padded image {(h, w)}")
-        oy = _on(x, _util.randint(generator, 0, h - th + 1, n))
-        ox = _on(x, _util.randint(generator, 0, w - tw + 1, n))
+        oy = _on(x, backend.integers(generator, 0, h - th + 1, n))
+        ox = _on(x, backend.integers(generator, 0, w - tw + 1, n))
         return _crop(x, xp, oy, ox, th, tw)
 
     def _repr_args(self):
@@ -234,7 +233,7 @@ class RandomHorizontalFlip(Transform):
         self.p = float(p)
 
     def apply(self, x, xp, generator):
-        flip = _on(x, _util.random(generator, x.shape[0]) < self.p)
+        flip = _on(x, backend.random(generator, x.shape[0]) < self.p)
         flipped = xp.flip(x, axis=self._axis)
         return xp.where(flip[:, None, None, None], flipped, x)
 
@@ -300,7 +299,7 @@ class RandomRotation(Transform):
         if x.dtype.kind != "f":
             x = x.astype(dtype)
         lo, hi = self.degrees
-        angles = _on(x, _util.uniform(generator, lo, hi, n)) * (math.pi / 180.0)
+        angles = _on(x, backend.uniform(generator, lo, hi, n)) * (math.pi / 180.0)
         cos = xp.cos(angles).astype(dtype).reshape(n, 1, 1)
         sin = xp.sin(angles).astype(dtype).reshape(n, 1, 1)
         cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
@@ -331,8 +330,8 @@ class RandomTranslate(Transform):
     def apply(self, x, xp, generator):
         n, _, h, w = x.shape
         mx, my = int(self.fraction[0] * w), int(self.fraction[1] * h)
-        dx = _on(x, _util.randint(generator, -mx, mx + 1, n))
-        dy = _on(x, _util.randint(generator, -my, my + 1, n))
+        dx = _on(x, backend.integers(generator, -mx, mx + 1, n))
+        dy = _on(x, backend.integers(generator, -my, my + 1, n))
         x = _pad(x, xp, my, my, mx, mx, "constant", self.fill)
         return _crop(x, xp, my - dy, mx - dx, h, w)
 
@@ -353,9 +352,9 @@ class Cutout(Transform):
 
     def apply(self, x, xp, generator):
         n, _, h, w = x.shape
-        cy = _on(x, _util.randint(generator, 0, h, n)).reshape(n, 1)
-        cx = _on(x, _util.randint(generator, 0, w, n)).reshape(n, 1)
-        keep = _on(x, _util.random(generator, n) < self.p).reshape(n, 1, 1)
+        cy = _on(x, backend.integers(generator, 0, h, n)).reshape(n, 1)
+        cx = _on(x, backend.integers(generator, 0, w, n)).reshape(n, 1)
+        keep = _on(x, backend.random(generator, n) < self.p).reshape(n, 1, 1)
         top, left = cy - self.size[0] // 2, cx - self.size[1] // 2
         rows, cols = xp.arange(h).reshape(1, h), xp.arange(w).reshape(1, w)
         in_rows = (rows >= top) & (rows < top + self.size[0])

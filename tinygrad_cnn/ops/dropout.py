@@ -21,8 +21,7 @@ class Dropout(Function):
 def _mask(x, p, shape):
     gen = backend.generator(x.device)
     with backend.device_context(x.device):
-        uniform = gen.random(shape) if x.device == "cpu" else gen.random_sample(shape)
-        keep = uniform >= p
+        keep = backend.random(gen, shape) >= p
         scale = 0.0 if p == 1 else 1.0 / (1.0 - p)
         return keep.astype(x.dtype) * x.dtype.type(scale)
 
