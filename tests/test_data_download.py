@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from tinygrad_cnn.data import CIFAR10, MNIST, DownloadError, download_url, extract_tar
+from test_data_datasets import build_cifar_archive
 
 
 class _State:
@@ -266,7 +267,6 @@ def test_mnist_download(server, tmp_path, monkeypatch):
 
 
 def test_cifar_download(server, tmp_path, monkeypatch):
-    from test_data_datasets import build_cifar_archive
     archive = tmp_path / "served.tar.gz"
     batches = build_cifar_archive(str(archive), n=4)
     blob = archive.read_bytes()

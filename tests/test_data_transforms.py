@@ -1,5 +1,7 @@
 """Batch transforms: identities, independent references (np.rot90, np.pad, torch grid_sample,
 per-image loops written here), seeding, and the numpy/cupy dispatch."""
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -8,6 +10,7 @@ from hypothesis import strategies as st
 
 import tinygrad_cnn as tc
 from tinygrad_cnn import backend
+from tinygrad_cnn.data import CIFAR10, MNIST
 from tinygrad_cnn.data import transforms as T
 from helpers import DEVICES
 
@@ -96,11 +99,9 @@ def test_normalize_then_inverse_returns_input():
 def test_normalize_constants_match_the_data():
     """The provided CIFAR-10 / MNIST statistics describe real images: the in-repo synthetic data
     is not CIFAR, so compare with the shared files when present."""
-    import os
     shared = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data")
     if not os.path.isdir(shared):
         pytest.skip(f"real data not found at {shared}")
-    from tinygrad_cnn.data import CIFAR10, MNIST
     def moments(pixels):  # mean and std of uint8 pixels scaled to [0, 1], from a histogram
         counts = np.bincount(pixels.reshape(-1), minlength=256)
         values = np.arange(256) / 255.0

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
-from helpers import DEVICES, DTYPES, assert_fails_cleanly, compare_with_torch, int_or_pair, leaf
+from helpers import DEVICES, DTYPES, assert_fails_cleanly, compare_with_torch, int_or_pair
 
 
 # ---------------------------------------------------------------- strategies

@@ -177,7 +177,8 @@ class _GradStore:
     An op's backward may hand the same array to several inputs (add returns its incoming
     gradient twice) or return a view. `.grad` arrays are accumulated in place later, so each
     must own its memory: the first array stored is copied when it is a view, was handed out
-    already, or was returned for more than one input.
+    already, or was returned for more than one input. A parameter in an optimizer's flat
+    buffer (optim/flat.py) has its place already: the gradient is written into it.
     """
 
     def __init__(self):
@@ -194,15 +195,18 @@ class _GradStore:
     def accumulate(self, tensor, grad):
         from .tensor import Tensor  # noqa: PLC0415
 
-        if grad.dtype != tensor.dtype:
-            grad = grad.astype(tensor.dtype)
-        elif grad.base is not None or id(grad) in self.handed_out:
-            grad = grad.copy()
-        if tensor.grad is None:
+        if tensor.grad is not None:
+            tensor.grad.data += grad
+        elif tensor._grad_slot is not None:  # a parameter of a flat buffer: its gradient has a place
+            tensor._grad_slot[...] = grad
+            tensor.grad = Tensor._wrap(tensor._grad_slot, tensor.device)
+        else:
+            if grad.dtype != tensor.dtype:
+                grad = grad.astype(tensor.dtype)
+            elif grad.base is not None or id(grad) in self.handed_out:
+                grad = grad.copy()
             self.handed_out.add(id(grad))
             tensor.grad = Tensor._wrap(grad, tensor.device)
-        else:
-            tensor.grad.data += grad
 
 
 def run_backward(root, grad=None, retain_graph=False):

@@ -28,11 +28,12 @@ from typing import Callable, Optional, Tuple
 
 import numpy as np
 
-from . import backend, metrics, models, nn, optim
+from . import backend, metrics, models, nn, optim, viz
 from .data import CIFAR10, MNIST, DataLoader, FashionMNIST, Shapes, Subset, random_split
 from .data import transforms as T
 from .data.download import DownloadError
 from .errors import DeviceError
+from .ops.conv import conv1d
 from .ops.loss import cross_entropy
 from .serialization import CheckpointError
 from .tensor import Tensor
@@ -332,17 +333,6 @@ def _count_parameters(model):
     return sum(int(np.prod(p.shape)) for p in model.parameters())
 
 
-def _viz():
-    """The viz module, or None (with a message) when it or matplotlib is missing."""
-    try:
-        from . import viz  # noqa: PLC0415 (optional: plots need matplotlib)
-        import matplotlib  # noqa: F401, PLC0415
-    except ImportError as exc:
-        print(f"plots skipped: {exc} (pip install matplotlib)", file=sys.stderr)
-        return None
-    return viz
-
-
 def _test_report(model, loader, classes, device):
     """(accuracy, confusion matrix, report dict, report text) of `model` on `loader`."""
     preds, targets = predict(model, loader, device)
@@ -433,14 +423,12 @@ def cmd_train(args):
                 {"test_accuracy": accuracy, "test_images": n, "epochs": history.num_epochs,
                  "report": report, "confusion_matrix": cm.tolist(), "classes": classes})
     if not cfg["no_plots"] and history.num_epochs:
-        viz = _viz()
-        if viz is not None:
-            viz.plot_history(history, os.path.join(cfg["out"], "history.png"))
-            viz.plot_confusion_matrix(cm, classes, os.path.join(cfg["out"], "confusion_matrix.png"))
-            name, conv = _first_conv(model)
-            if conv is not None:
-                viz.plot_filters(conv.weight, os.path.join(cfg["out"], "filters.png"))
-            print(f"Plots: {os.path.join(cfg['out'], '')}{{history,confusion_matrix,filters}}.png")
+        viz.plot_history(history, os.path.join(cfg["out"], "history.png"))
+        viz.plot_confusion_matrix(cm, classes, os.path.join(cfg["out"], "confusion_matrix.png"))
+        name, conv = _first_conv(model)
+        if conv is not None:
+            viz.plot_filters(conv.weight, os.path.join(cfg["out"], "filters.png"))
+        print(f"Plots: {os.path.join(cfg['out'], '')}{{history,confusion_matrix,filters}}.png")
     return 0
 
 
@@ -487,20 +475,13 @@ def cmd_evaluate(args):
         _write_json(os.path.join(args.out, "metrics.json"),
                     {"test_accuracy": accuracy, "test_images": n, "epoch": state["epoch"], "report": report,
                      "confusion_matrix": cm.tolist(), "classes": classes})
-        viz = _viz()
-        if viz is not None:
-            viz.plot_confusion_matrix(cm, classes, os.path.join(args.out, "confusion_matrix.png"))
+        viz.plot_confusion_matrix(cm, classes, os.path.join(args.out, "confusion_matrix.png"))
     return 0
 
 
 def cmd_visualize(args):
     """Write the plots of a checkpoint: filters, feature maps, confusion matrix, history,
     augmentations and the autograd graph of one forward pass."""
-    try:
-        from . import viz  # noqa: PLC0415
-        import matplotlib  # noqa: F401, PLC0415
-    except ImportError as exc:
-        raise CliError(f"visualize needs tinygrad_cnn.viz and matplotlib: {exc} (pip install matplotlib)") from None
     model, cfg, spec, classes, loader, device, state = _restore(args, "visualize")
     out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "plots")
     os.makedirs(out, exist_ok=True)
@@ -548,8 +529,6 @@ def cmd_kernels(args):
     the smoothed derivative peaks. 2-D: classic kernels (Sobel, blur, sharpen, Laplacian) on a
     Shapes image through F.conv2d (viz.apply_kernel).
     """
-    from .ops.conv import conv1d  # noqa: PLC0415 (nn.functional.conv1d)
-
     rng = np.random.default_rng(args.seed)
     n, step_at = 400, 250
     t = np.linspace(0, 4 * np.pi, n)
@@ -573,12 +552,7 @@ def cmd_kernels(args):
     print(f"  the derivative of the smoothed signal peaks at sample {found} (the step is at {step_at})")
 
     os.makedirs(args.out, exist_ok=True)
-    viz = _viz()
-    if viz is None:
-        return 0
-    from matplotlib.figure import Figure  # noqa: PLC0415
-
-    fig = Figure(figsize=(10, 6), dpi=100)
+    fig = viz.new_figure(10, 6)  # saved at viz's resolution
     top, bottom = fig.subplots(2, 1, sharex=True)
     top.plot(noisy, color="0.7", lw=0.8, label="noisy signal")
     for i, name in enumerate(list(kernels)[:2]):

@@ -53,7 +53,9 @@ class Tensor:
     `shape`, `dtype`, `device` ("cpu" or "cuda:N").
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_node", "_retains_grad", "_device", "__weakref__")
+    # _grad_slot / _flat: the gradient's view of a flat buffer and that buffer (optim/flat.py), or None
+    __slots__ = ("data", "grad", "requires_grad", "_node", "_retains_grad", "_device", "_grad_slot", "_flat",
+                 "__weakref__")
     __array_ufunc__ = None  # numpy_array + tensor defers to Tensor.__radd__
 
     def __init__(self, data, requires_grad=False, device=None, dtype=None):
@@ -64,6 +66,7 @@ class Tensor:
         self.grad = None
         self._node = None
         self._retains_grad = False
+        self._grad_slot = self._flat = None
         self.requires_grad = False
         self.requires_grad_(requires_grad)
 
@@ -76,6 +79,7 @@ class Tensor:
         t.grad = None
         t._node = None
         t._retains_grad = False
+        t._grad_slot = t._flat = None
         t.requires_grad = False
         return t
 

@@ -26,12 +26,18 @@ A checkpoint (`ModelCheckpoint`, or `Trainer.checkpoint_state()`) holds everythi
 needs in one `tc.save` file, written atomically: model, optimizer, scheduler, the number of
 finished epochs, the history, the states of the callbacks, the library's CPU random generator
 and the data loaders' private generators. Resuming from it on the CPU repeats the very same
-losses and weights as a run that was never stopped (on a GPU, dropout draws from CuPy's
-generator, which is not saved, so a resumed GPU run is equivalent but not bit-identical).
+losses and weights as a run that was never stopped (on a GPU too: the GPU generators, whose
+state CuPy keeps unreadable on the device, are re-seeded at each checkpoint from a saved seed;
+see `backend.get_rng_state`).
 
-A loss that is NaN or infinite stops training before the step that would apply it: `fit`
-raises `TrainingDiverged` naming the epoch and the step; checkpoints are written only at the
-end of good epochs, so the last good one is kept. Parameters that became non-finite during an
+Losses and accuracies are summed on the model's device and read every `log_every` steps
+(default: every step on the CPU, where reading is free; every 20 steps on a GPU, where each
+read waits for all queued work, so reading every step would run the GPU one step at a time).
+The read happens before that step's update. A loss that is NaN or infinite stops training
+there: `fit` raises `TrainingDiverged` naming the epoch and the first bad step. With
+`log_every=1` (the CPU default) that step's update is never applied; with a longer interval
+the updates of the steps before the read are. Checkpoints are written only at the end of good
+epochs, so the last good one is kept either way. Parameters that became non-finite during an
 epoch stop training the same way, before that epoch is checkpointed.
 """
 import csv
@@ -280,10 +286,43 @@ def _on_device(t, device):
     return t if t.device == device else t.to(device)
 
 
-def _count_correct(logits, target):
-    """Number of rows whose argmax equals the target (computed on raw arrays, no graph)."""
-    xp = backend.array_module(logits.data)
-    return int(xp.count_nonzero(logits.data.argmax(axis=1) == target.data))
+class _Meter:
+    """Per-batch losses and the number of correct predictions, kept on the device and read to
+    the host together, in one transfer, when `read()` is called.
+
+    After each read: `losses` (the batches' losses, in order), `total_loss` (their sum weighted
+    by batch size), `correct` and `seen` (sample counts), all host numbers.
+    """
+
+    def __init__(self):
+        self.total_loss, self.correct, self.seen = 0.0, 0, 0
+        self._losses, self._sizes, self._correct = [], [], None
+
+    @property
+    def pending(self):
+        """Batches added since the last read."""
+        return len(self._sizes)
+
+    def add(self, loss, logits, target):
+        """Record one batch: its scalar loss Tensor, its logits (N, C) and its targets (N,)."""
+        hits = (logits.data.argmax(axis=1) == target.data).sum()
+        self._correct = hits if self._correct is None else self._correct + hits
+        self._losses.append(loss.data)
+        self._sizes.append(int(target.shape[0]))
+
+    def read(self):
+        """Read the pending batches from the device; returns their losses (host floats)."""
+        if not self._sizes:
+            return []
+        xp = backend.array_module(self._correct)
+        stacked = xp.stack(self._losses).astype(xp.float64)
+        losses, correct = backend.to_host(stacked, self._correct)
+        losses = [float(v) for v in losses]
+        self.total_loss += sum(v * n for v, n in zip(losses, self._sizes))
+        self.correct += int(correct)
+        self.seen += sum(self._sizes)
+        self._losses, self._sizes, self._correct = [], [], None
+        return losses
 
 
 def _loader_length(loader):
@@ -360,9 +399,12 @@ class Trainer:
     """
 
     def __init__(self, model, train_loader, optimizer, epochs, val_loader=None, scheduler=None,
-                 loss_fn=cross_entropy, callbacks=(), device=None, verbose=True):
+                 loss_fn=cross_entropy, callbacks=(), device=None, verbose=True, log_every=None):
         if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 0:
             raise ValueError(f"fit: epochs must be an int >= 0, got {epochs!r}")
+        if log_every is not None and (not isinstance(log_every, int) or isinstance(log_every, bool)
+                                      or log_every < 1):
+            raise ValueError(f"fit: log_every must be an int >= 1 or None, got {log_every!r}")
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
         self.train_loader, self.val_loader = train_loader, val_loader
         self.loss_fn, self.epochs, self.verbose = loss_fn, epochs, verbose
@@ -371,6 +413,8 @@ class Trainer:
             model.to(self.device)
         else:
             self.device = _model_device(model)
+        # a read from a GPU waits for its queued work: read every few steps there, every step on the CPU
+        self.log_every = log_every if log_every is not None else (1 if self.device == "cpu" else 20)
         self.callbacks = sorted(callbacks, key=lambda cb: getattr(cb, "order", 0))
         self.history = History()
         self.epoch = 0
@@ -450,34 +494,49 @@ class Trainer:
         batches = iter(self.train_loader)
         bar = tqdm(batches, total=steps, desc=f"Epoch {epoch}/{self.epochs}", unit="batch", leave=False,
                    dynamic_ncols=True, disable=None if self.verbose else True)
-        total_loss, correct, seen = 0.0, 0, 0
+        meter = _Meter()
+        step = 0
         try:
             for step, (x, y) in enumerate(bar, 1):
                 x, y = _on_device(x, self.device), _on_device(y, self.device)
                 logits = self.model(x)
                 loss = self.loss_fn(logits, y)
-                value = loss.item()
-                if not math.isfinite(value):
-                    raise self._diverged(f"the loss is {value}", epoch, step, steps)
+                meter.add(loss, logits, y)
+                if meter.pending >= self.log_every:  # read before this step's update is applied
+                    self._read(meter, bar, epoch, step, steps)
                 self.optimizer.zero_grad()
                 loss.backward()
                 self.optimizer.step()
-                n = int(y.shape[0])
-                total_loss += value * n
-                correct += _count_correct(logits, y)
-                seen += n
-                bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.4f}", refresh=False)
+            self._read(meter, bar, epoch, step, steps)
         finally:
             bar.close()
             if hasattr(batches, "close"):
                 batches.close()  # stops the loader's prefetch thread when an error ends the epoch early
-        if seen == 0:
+        if meter.seen == 0:
             raise ValueError("fit: the training loader yielded no batches")
-        for name, p in self.model.named_parameters():
-            xp = backend.array_module(p.data)
-            if not bool(xp.isfinite(p.data).all()):
+        self._check_parameters(epoch, step, steps)
+        return meter.total_loss / meter.seen, meter.correct / meter.seen
+
+    def _read(self, meter, bar, epoch, step, steps):
+        """Read the meter's pending batches (which end at `step`); stop on a non-finite loss."""
+        losses = meter.read()
+        for i, value in enumerate(losses):
+            if not math.isfinite(value):
+                raise self._diverged(f"the loss is {value}", epoch, step - len(losses) + 1 + i, steps)
+        if meter.seen:
+            bar.set_postfix(loss=f"{meter.total_loss / meter.seen:.4f}", acc=f"{meter.correct / meter.seen:.4f}",
+                            refresh=False)
+
+    def _check_parameters(self, epoch, step, steps):
+        """Stop when a parameter became NaN or infinite (one read for all of them)."""
+        named = list(self.model.named_parameters())
+        if not named:
+            return
+        xp = backend.array_module(named[0][1].data)
+        finite = backend.to_host(xp.stack([xp.isfinite(p.data).all() for _, p in named]))[0]
+        for (name, _), ok in zip(named, finite):
+            if not ok:
                 raise self._diverged(f"parameter {name!r} became NaN or infinite", epoch, step, steps)
-        return total_loss / seen, correct / seen
 
     def run(self):
         """Train epochs self.epoch + 1 .. self.epochs; returns the history."""
@@ -524,7 +583,7 @@ def _loader_state(loader):
 
 
 def fit(model, train_loader, optimizer, epochs, val_loader=None, scheduler=None, loss_fn=cross_entropy,
-        callbacks=(), device=None, resume=None, verbose=True):
+        callbacks=(), device=None, resume=None, verbose=True, log_every=None):
     """Train `model` for `epochs` epochs (in total, counting those of a resumed run); return the History.
 
     train_loader / val_loader: DataLoaders (or any iterables of (x, y) Tensor batches).
@@ -537,11 +596,13 @@ def fit(model, train_loader, optimizer, epochs, val_loader=None, scheduler=None,
         scheduler, history, callback states and random generators, then continues with the
         next epoch. Build the objects exactly as in the interrupted run.
     verbose: show a tqdm bar per epoch and print one summary line per epoch.
+    log_every: read the running loss and accuracy from the device (and check the loss) every
+        this many steps; default 1 on the CPU, 20 on a GPU (see the module docstring).
 
     Raises TrainingDiverged (a RuntimeError) when the loss becomes NaN or infinite.
     """
     trainer = Trainer(model, train_loader, optimizer, epochs, val_loader, scheduler, loss_fn, callbacks,
-                      device, verbose)
+                      device, verbose, log_every)
     if resume is not None:
         trainer.load_checkpoint_state(resume)
         if verbose:
@@ -557,21 +618,19 @@ def evaluate(model, loader, loss_fn=cross_entropy, device=None):
     device = backend.parse_device(device) if device is not None else _model_device(model)
     was_training = getattr(model, "training", False)
     model.eval()
-    total_loss, correct, seen = 0.0, 0, 0
+    meter = _Meter()
     try:
         with no_grad():
             for x, y in loader:
                 x, y = _on_device(x, device), _on_device(y, device)
                 logits = model(x)
-                n = int(y.shape[0])
-                total_loss += float(loss_fn(logits, y).item()) * n
-                correct += _count_correct(logits, y)
-                seen += n
+                meter.add(loss_fn(logits, y), logits, y)
+        meter.read()  # one read from the device for the whole loader
     finally:
         model.train(was_training)
-    if seen == 0:
+    if meter.seen == 0:
         raise ValueError("evaluate: the loader yielded no batches")
-    return {"loss": total_loss / seen, "accuracy": correct / seen, "n": seen}
+    return {"loss": meter.total_loss / meter.seen, "accuracy": meter.correct / meter.seen, "n": meter.seen}
 
 
 def predict(model, loader, device=None):

@@ -34,7 +34,7 @@ from .nn.parameter import Parameter
 from .ops.conv import conv2d  # the function behind nn.functional.conv2d
 from .tensor import Tensor
 
-__all__ = ["plot_history", "plot_confusion_matrix", "plot_filters", "plot_feature_maps", "plot_augmentations",
+__all__ = ["new_figure", "plot_history", "plot_confusion_matrix", "plot_filters", "plot_feature_maps", "plot_augmentations",
            "plot_kernels_on_image", "classic_kernels", "apply_kernel", "draw_graph"]
 
 _DPI = 100
@@ -50,9 +50,11 @@ def _to_numpy(value):
     return np.asarray(value)
 
 
-def _new_figure(width, height):
-    """A matplotlib Figure (width, height in inches) that is not registered with pyplot."""
-    from matplotlib.figure import Figure  # noqa: PLC0415 (matplotlib is optional: imported on use)
+def new_figure(width, height):
+    """A matplotlib Figure (width, height in inches) that is not registered with pyplot, so no
+    display is needed and it is freed with its last reference."""
+    # imported on first use: importing matplotlib takes about half a second
+    from matplotlib.figure import Figure  # noqa: PLC0415
 
     return Figure(figsize=(width, height), dpi=_DPI)
 
@@ -108,7 +110,7 @@ def _mosaic(tiles, ncols, gap=1, fill=np.nan):
 
 def _gray_cmap(bad="white"):
     """The gray colormap with NaN (the gaps of a mosaic) drawn in `bad`."""
-    import matplotlib  # noqa: PLC0415
+    import matplotlib  # noqa: PLC0415 (imported on first use, as in new_figure)
 
     return matplotlib.colormaps["gray"].with_extremes(bad=bad)
 
@@ -148,7 +150,7 @@ def plot_history(history, path):
     epochs = np.array([row.get("epoch", i + 1) for i, row in enumerate(rows)], dtype=np.float64)
     marker = "o" if len(rows) <= 30 else None  # a single epoch would be invisible as a bare line
 
-    fig = _new_figure(15, 4.2)
+    fig = new_figure(15, 4.2)
     ax_loss, ax_acc, ax_lr = fig.subplots(1, 3)
     for ax, key, title in ((ax_loss, "loss", "Loss"), (ax_acc, "acc", "Accuracy")):
         for split, style in (("train", "-"), ("val", "--")):
@@ -210,7 +212,7 @@ def plot_confusion_matrix(cm, class_names, path, normalize=True):
         values = counts
 
     side = min(max(5.0, 0.55 * k + 2.5), 30.0)
-    fig = _new_figure(side + 1.2, side)
+    fig = new_figure(side + 1.2, side)
     ax = fig.subplots()
     image = ax.imshow(values, cmap="Blues", vmin=0.0, vmax=1.0 if normalize else max(values.max(), 1.0))
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
@@ -268,7 +270,7 @@ def plot_filters(weight, path):
     rows = math.ceil(grid.shape[0] / (kh + 1))
     cols = math.ceil(grid.shape[1] / (kw + 1))
     scale = min(0.6, 16.0 / max(rows, cols))  # inches per tile, the whole grid at most ~16 inches
-    fig = _new_figure(max(3.0, cols * scale), max(3.0, rows * scale) + 0.5)
+    fig = new_figure(max(3.0, cols * scale), max(3.0, rows * scale) + 0.5)
     ax = fig.subplots()
     ax.imshow(grid, cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
     _hide_ticks(ax)
@@ -360,7 +362,7 @@ def plot_feature_maps(model, image, layer_names, path, max_channels=16):
                                 else f"returned {type(out).__name__}, not a Tensor"))
         maps.append(_to_numpy(out)[0])
 
-    fig = _new_figure(2.5 + 1.0 * max_channels, 1.3 * len(layer_names) + 0.6)
+    fig = new_figure(2.5 + 1.0 * max_channels, 1.3 * len(layer_names) + 0.6)
     grid = fig.add_gridspec(len(layer_names), 2, width_ratios=[2.0, max(1.0, max_channels - 0.5)], wspace=0.05)
     ax_in = fig.add_subplot(grid[:, 0])
     shown = _displayable(array)
@@ -406,7 +408,7 @@ def plot_augmentations(images, transform, path, n=8, seed=0):
     augmented = _to_numpy(augmented)
     count = len(batch)
 
-    fig = _new_figure(1.6 * count + 0.8, 3.6)
+    fig = new_figure(1.6 * count + 0.8, 3.6)
     axes = np.asarray(fig.subplots(2, count, squeeze=False))
     for i in range(count):
         for row, source in enumerate((batch, augmented)):
@@ -489,7 +491,7 @@ def plot_kernels_on_image(image, path):
     gray = _grayscale(image)
     kernels = classic_kernels()
     count = len(kernels)
-    fig = _new_figure(2.2 * count, 4.8)
+    fig = new_figure(2.2 * count, 4.8)
     axes = np.asarray(fig.subplots(2, count, gridspec_kw={"height_ratios": [1.6, 1.0]}))
     for col, (name, kernel) in enumerate(kernels.items()):
         result = apply_kernel(gray, kernel)

@@ -6,8 +6,6 @@ import os
 
 import numpy as np
 
-from .. import backend
-
 
 # ---------------------------------------------------------------- folders
 def default_root():

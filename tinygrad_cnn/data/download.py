@@ -20,6 +20,8 @@ import time
 import urllib.error
 import urllib.request
 
+from tqdm.auto import tqdm
+
 from ._util import default_root  # noqa: F401 (re-exported: data.download.default_root)
 
 __all__ = ["DownloadError", "download_url", "md5sum", "check_md5", "extract_tar", "default_root"]
@@ -90,7 +92,6 @@ def _fetch_once(url, part, timeout, progress, chunk_size, label):
         expected = int(length) if length is not None and length.isdigit() else None
         total = offset + expected if expected is not None else None
         received = 0
-        from tqdm.auto import tqdm  # noqa: PLC0415 (imported only when something is downloaded)
         with open(part, mode) as f, tqdm(total=total, initial=offset, unit="B", unit_scale=True,
                                          unit_divisor=1024, desc=label, disable=not progress,
                                          leave=True) as bar:

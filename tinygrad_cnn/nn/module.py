@@ -180,8 +180,8 @@ class Module:
                 data = backend.to_device(data, device)
                 t._device = device
             t.data = data
-            if t.grad is not None:
-                t.grad = None
+            t.grad = None
+            t._grad_slot = t._flat = None  # the new array is no longer in an optimizer's flat buffer
         return self
 
     def to(self, device=None, dtype=None):

@@ -3,11 +3,12 @@ import warnings
 
 import numpy as np
 
+from .. import backend
 from ..autograd import Function
 from ..backend import array_module
 from ..errors import ShapeError
 from ..tensor import Tensor
-from .common import normalize_dim, require_float
+from .common import binary_operands, normalize_dim, require_float
 
 
 def _log_softmax(x, axis):
@@ -48,13 +49,21 @@ class Softmax(Function):
         return out * (g - (g * out).sum(axis=ctx.axis, keepdims=True))
 
 
-def _reduce(losses, weights_sum, reduction):
+def _reduce(losses, count, reduction):
+    """The per-row `losses` reduced; "mean" divides by `count` (a number, or a 0-d array of the
+    rows that count, kept on the device)."""
     if reduction == "none":
         return losses
     if reduction == "sum":
         return losses.sum()
-    with np.errstate(invalid="ignore"):  # every row ignored: nan, as in PyTorch
-        return losses.sum() / losses.dtype.type(weights_sum)
+    with np.errstate(invalid="ignore"):  # every row ignored: 0/0 = nan, as in PyTorch
+        return losses.sum() / array_module(losses).asarray(count, dtype=losses.dtype)
+
+
+def _mean_divisor(count, dtype):
+    """The divisor of a mean loss's gradient: the count of rows, at least 1 (with every row
+    ignored the loss is nan, yet its gradient is 0, as in PyTorch)."""
+    return array_module(count).maximum(count, 1).astype(dtype)
 
 
 class CrossEntropy(Function):
@@ -76,7 +85,7 @@ class CrossEntropy(Function):
         if label_smoothing:
             losses -= logp.mean(axis=1) * label_smoothing
         losses *= valid
-        count = int(valid.sum()) if reduction == "mean" else n
+        count = valid.sum() if reduction == "mean" else n  # on the device: no synchronization
         ctx.meta = (reduction, label_smoothing, count)
         ctx.save_for_backward(logp, safe_target, valid)
         return _reduce(losses, count, reduction)
@@ -89,8 +98,8 @@ class CrossEntropy(Function):
         n, c = logp.shape
         if reduction == "none":
             row_scale = g * valid
-        else:  # with every row ignored the mean loss is 0/0 = nan, yet its gradient is 0 (as PyTorch)
-            row_scale = valid * (g / g.dtype.type(max(count, 1)) if reduction == "mean" else g)
+        else:
+            row_scale = valid * (g / _mean_divisor(count, g.dtype) if reduction == "mean" else g)
         row_scale = row_scale.astype(logp.dtype, copy=False)[:, None]
         grad = xp.exp(logp)
         if smoothing:
@@ -111,7 +120,7 @@ class NLLLoss(Function):
         valid = target != ignore_index
         safe_target = xp.where(valid, target, 0)
         losses = -logp[xp.arange(logp.shape[0]), safe_target] * valid
-        count = int(valid.sum()) if reduction == "mean" else logp.shape[0]
+        count = valid.sum() if reduction == "mean" else logp.shape[0]
         ctx.meta = (logp.shape, reduction, count)
         ctx.save_for_backward(safe_target, valid)
         return _reduce(losses, count, reduction)
@@ -121,7 +130,7 @@ class NLLLoss(Function):
         target, valid = ctx.saved_tensors
         shape, reduction, count = ctx.meta
         xp = array_module(g)
-        scale = g / g.dtype.type(max(count, 1)) if reduction == "mean" else g
+        scale = g / _mean_divisor(count, g.dtype) if reduction == "mean" else g
         grad = xp.zeros(shape, dtype=g.dtype)
         grad[xp.arange(shape[0]), target] = -(scale * valid)
         return grad
@@ -185,11 +194,13 @@ def _class_targets(op, scores, target, ignore_index):
         raise ShapeError(f"{op}: input of shape {scores.shape} needs target of shape {expected}, got {target.shape}")
     c = scores.shape[1]
     t = target.data
-    if t.size:
+    if t.size:  # on a GPU the check is evaluated at the next read from the device
         bad = (t != ignore_index) & ((t < 0) | (t >= c))
-        if bool(bad.any()):
-            value = int(t[bad].reshape(-1)[0])
-            raise ValueError(f"{op}: target value {value} is out of range for {c} classes (valid: 0..{c - 1})")
+
+        def out_of_range():
+            value = int(backend.to_host(t)[0][backend.to_host(bad)[0]].reshape(-1)[0])
+            return ValueError(f"{op}: target value {value} is out of range for {c} classes (valid: 0..{c - 1})")
+        backend.check(bad, out_of_range)
     out_shape = expected
     if scores.ndim > 2:  # (N, C, d1, ...) -> (N*d1*..., C)
         axes = (0,) + tuple(range(2, scores.ndim)) + (1,)
@@ -223,7 +234,6 @@ def mse_loss(input, target, reduction="mean"):  # noqa: A002
     """Mean (or summed, or per-element) squared error."""
     op = "mse_loss"
     _check_reduction(op, reduction)
-    from .common import binary_operands  # noqa: PLC0415
     a, b = binary_operands(input, target, op)
     if a.shape != b.shape:
         warnings.warn(f"{op}: input shape {a.shape} and target shape {b.shape} differ and will be "

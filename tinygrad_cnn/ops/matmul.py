@@ -1,7 +1,8 @@
 """Matrix products: matmul (2-D, batched, broadcast; 1-D operands as in NumPy) and linear."""
 from ..autograd import Function
 from ..errors import ShapeError
-from .common import check_broadcast, require_float, same_dtype
+from ..tensor import Tensor
+from .common import as_tensor, check_broadcast, require_float, same_dtype
 
 
 class MatMul(Function):
@@ -46,8 +47,6 @@ class Linear(Function):
 def matmul(a, b):
     """Matrix product with NumPy/PyTorch rules: 1-D operands are promoted to a row (a) or a
     column (b) and that axis is removed from the result; batch axes broadcast."""
-    from .common import as_tensor  # noqa: PLC0415
-    from ..tensor import Tensor  # noqa: PLC0415
     if not isinstance(a, Tensor):
         a = as_tensor(a, b, "matmul")
     if not isinstance(b, Tensor):

@@ -12,6 +12,7 @@ from ..autograd import Function
 from ..backend import array_module
 from ..tensor import Tensor
 from .common import reduction_axes, require_float
+from .elementwise import maximum, minimum
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
 
@@ -202,13 +203,11 @@ def max(x, dim=None, keepdim=False, *, axis=None, keepdims=None):  # noqa: A001
     """PyTorch semantics: `max()` the largest value; `max(dim: int)` a (values, indices) pair;
     `max(other_tensor)` the elementwise maximum. A tuple `dim` or NumPy's `axis=` give values only.
     """
-    from .elementwise import maximum  # noqa: PLC0415
     return _extreme("max", amax, maximum, x, dim, keepdim, axis, keepdims)
 
 
 def min(x, dim=None, keepdim=False, *, axis=None, keepdims=None):  # noqa: A001
     """Mirror of `max` for the smallest values."""
-    from .elementwise import minimum  # noqa: PLC0415
     return _extreme("min", amin, minimum, x, dim, keepdim, axis, keepdims)
 
 

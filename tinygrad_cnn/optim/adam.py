@@ -2,7 +2,7 @@
 import numbers
 
 from .. import backend
-from .optimizer import Optimizer, check_non_negative, params_with_grad
+from .optimizer import Optimizer, check_non_negative
 
 
 class Adam(Optimizer):
@@ -53,69 +53,66 @@ class Adam(Optimizer):
                 raise ValueError(f"Invalid beta parameter at index {i}: {beta!r} (expected 0 <= beta < 1)")
         options["betas"] = betas
 
-    def _update(self, group):
+    def _update(self, data, grad, state, group):
         # Python floats, so that float32 arrays stay float32 (a numpy float64 scalar would upcast).
         lr = float(group["lr"])
         beta1, beta2 = float(group["betas"][0]), float(group["betas"][1])
         eps = float(group["eps"])
         weight_decay = float(group["weight_decay"])
         amsgrad = bool(group["amsgrad"])
-        for p, grad in params_with_grad(group):
-            data = p.data
-            xp = backend.array_module(data)
-            state = self.state.setdefault(p, {})
-            if not state:
-                state["step"] = 0
-                state["exp_avg"] = xp.zeros_like(data)
-                state["exp_avg_sq"] = xp.zeros_like(data)
-                if amsgrad:
-                    state["max_exp_avg_sq"] = xp.zeros_like(data)
-            exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-            state["step"] += 1
-            step = state["step"]
-
-            if weight_decay != 0:
-                if self.decoupled_weight_decay:
-                    data *= 1 - lr * weight_decay
-                else:
-                    g = xp.multiply(data, weight_decay)
-                    g += grad
-                    grad = g
-
-            # m <- lerp(m, g, 1 - beta1), with PyTorch's two-sided lerp formula.
-            weight = 1 - beta1
-            tmp = xp.subtract(grad, exp_avg)                  # the one scratch array, reused below
-            if abs(weight) < 0.5:
-                tmp *= weight
-                exp_avg += tmp
-            else:
-                tmp *= 1 - weight
-                xp.subtract(grad, tmp, out=exp_avg)
-
-            # v <- beta2 * v + (1 - beta2) * g * g
-            exp_avg_sq *= beta2
-            xp.multiply(grad, 1 - beta2, out=tmp)
-            tmp *= grad
-            exp_avg_sq += tmp
-
-            bias_correction1 = 1 - beta1 ** step
-            bias_correction2 = 1 - beta2 ** step
-            step_size = lr / bias_correction1
-            bias_correction2_sqrt = bias_correction2 ** 0.5
-
-            second = exp_avg_sq
+        xp = backend.array_module(data)
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = xp.zeros_like(data)
+            state["exp_avg_sq"] = xp.zeros_like(data)
             if amsgrad:
-                max_exp_avg_sq = state.get("max_exp_avg_sq")
-                if max_exp_avg_sq is None:  # amsgrad switched on after the first steps
-                    max_exp_avg_sq = state["max_exp_avg_sq"] = xp.zeros_like(data)
-                xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
-                second = max_exp_avg_sq
-            xp.sqrt(second, out=tmp)                          # denom = sqrt(v) / sqrt(bc2) + eps
-            tmp /= bias_correction2_sqrt
-            tmp += eps
-            xp.divide(exp_avg, tmp, out=tmp)                  # p <- p - step_size * m / denom
-            tmp *= step_size
-            data -= tmp
+                state["max_exp_avg_sq"] = xp.zeros_like(data)
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        state["step"] += 1
+        step = state["step"]
+
+        if weight_decay != 0:
+            if self.decoupled_weight_decay:
+                data *= 1 - lr * weight_decay
+            else:
+                g = xp.multiply(data, weight_decay)
+                g += grad
+                grad = g
+
+        # m <- lerp(m, g, 1 - beta1), with PyTorch's two-sided lerp formula.
+        weight = 1 - beta1
+        tmp = xp.subtract(grad, exp_avg)                  # the one scratch array, reused below
+        if abs(weight) < 0.5:
+            tmp *= weight
+            exp_avg += tmp
+        else:
+            tmp *= 1 - weight
+            xp.subtract(grad, tmp, out=exp_avg)
+
+        # v <- beta2 * v + (1 - beta2) * g * g
+        exp_avg_sq *= beta2
+        xp.multiply(grad, 1 - beta2, out=tmp)
+        tmp *= grad
+        exp_avg_sq += tmp
+
+        bias_correction1 = 1 - beta1 ** step
+        bias_correction2 = 1 - beta2 ** step
+        step_size = lr / bias_correction1
+        bias_correction2_sqrt = bias_correction2 ** 0.5
+
+        second = exp_avg_sq
+        if amsgrad:
+            max_exp_avg_sq = state.get("max_exp_avg_sq")
+            if max_exp_avg_sq is None:  # amsgrad switched on after the first steps
+                max_exp_avg_sq = state["max_exp_avg_sq"] = xp.zeros_like(data)
+            xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
+            second = max_exp_avg_sq
+        xp.sqrt(second, out=tmp)                          # denom = sqrt(v) / sqrt(bc2) + eps
+        tmp /= bias_correction2_sqrt
+        tmp += eps
+        xp.divide(exp_avg, tmp, out=tmp)                  # p <- p - step_size * m / denom
+        tmp *= step_size
+        data -= tmp
 
 
 class AdamW(Adam):

@@ -4,16 +4,26 @@ An optimizer holds `param_groups`, a list of dicts; each has "params" (a list of
 the group's options ("lr", "momentum", ...). Per-parameter state (momentum buffers, moment
 estimates, step counts) lives in `state`, a dict keyed by the parameter Tensor.
 
-Subclasses implement `_update(group)`, which updates the parameters of one group IN PLACE on
-their raw arrays (`p.data`, numpy or cupy) and skips parameters whose grad is None.
+The parameters of each group are moved into flat buffers (one per dtype and device, see
+`flat.py`), and so is their array state. A step then updates a whole buffer in a few array
+operations when every parameter in it has a gradient and the same state (the usual case), and
+one parameter at a time otherwise (PyTorch skips parameters without a gradient, momentum and
+weight decay included). Both paths run the same update rule:
+
+    Subclasses implement `_update(data, grad, state, group)`: update the array `data` in place
+    from `grad`, reading and creating entries of the dict `state` ("momentum_buffer", "step",
+    ...), with the options of `group`. `data`, `grad` and the state arrays are either one
+    parameter's arrays or whole flat buffers of the same layout.
 """
 import copy
 import numbers
 import warnings
+import weakref
 
 from .. import backend
 from ..autograd import enable_grad
 from ..tensor import Tensor
+from .flat import flat_buffers
 
 
 class _Required:
@@ -32,14 +42,6 @@ def grad_array(p):
     if g is None:
         return None
     return g.data if isinstance(g, Tensor) else g
-
-
-def params_with_grad(group):
-    """(parameter, its raw gradient array) for each parameter of `group` that has a gradient."""
-    for p in group["params"]:
-        grad = grad_array(p)
-        if grad is not None:
-            yield p, grad
 
 
 def check_non_negative(name, value):
@@ -66,6 +68,9 @@ class Optimizer:
         self.defaults = defaults
         self.state = {}
         self.param_groups = []
+        self._buffers = []     # per parameter group: its FlatBuffers
+        # FlatBuffer -> {state name: flat array whose views are the parameters' state}
+        self._flat_state = weakref.WeakKeyDictionary()
         if isinstance(params, Tensor):
             raise TypeError("params argument given to the optimizer should be an iterable of Tensors "
                             "or dicts, but got a Tensor (wrap it in a list)")
@@ -135,6 +140,7 @@ class Optimizer:
         if not existing.isdisjoint(ids):
             raise ValueError("some parameters appear in more than one parameter group")
         self.param_groups.append(group)
+        self._buffers.append(flat_buffers(params))
 
     # -------------------------------------------------------------- gradients and steps
     def zero_grad(self, set_to_none=True):
@@ -158,13 +164,75 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        for group in self.param_groups:
-            self._update(group)
+        for index, group in enumerate(self.param_groups):
+            for buffer in self._group_buffers(index):
+                self._update_buffer(buffer, group)
         return loss
 
-    def _update(self, group):
-        """Update the parameters of one group in place (implemented by each optimizer)."""
+    def _update(self, data, grad, state, group):
+        """Update `data` in place from `grad` and `state` (implemented by each optimizer)."""
         raise NotImplementedError
+
+    def _group_buffers(self, index):
+        """The FlatBuffers of parameter group `index`, rebuilt when a parameter got a new array
+        (the module was moved) or the group's parameter list was changed."""
+        buffers = self._buffers[index]
+        params = self.param_groups[index]["params"]
+        members = [p for buffer in buffers for p in buffer.params]
+        if len(members) != len(params) or not all(b.intact() for b in buffers) or \
+                {id(p) for p in members} != {id(p) for p in params}:
+            buffers = self._buffers[index] = flat_buffers(params)
+        return buffers
+
+    def _update_buffer(self, buffer, group):
+        """One step for the parameters of `buffer`: as a whole when they all have a gradient
+        and the same state, else parameter by parameter."""
+        params = buffer.params
+        states = [self.state.get(p) for p in params]
+        if _same_state(states) and buffer.gather_grads():
+            state = self._flat_state_of(buffer, states[0])
+            self._update(buffer.data, buffer.grad, state, group)
+            self._share_flat_state(buffer, state)
+            return
+        for p in params:
+            grad = grad_array(p)
+            if grad is not None:
+                self._update(p.data, grad, self.state.setdefault(p, {}), group)
+
+    def _flat_state_of(self, buffer, example):
+        """The state of all of `buffer`'s parameters as one dict of flat arrays (plus the shared
+        numbers, e.g. "step"); each parameter's array state becomes a view of it."""
+        if not example:
+            return {}
+        flat = self._flat_state.setdefault(buffer, {})
+        state = {}
+        for key, value in example.items():
+            if not hasattr(value, "shape"):
+                state[key] = value
+                continue
+            views = buffer.split(flat[key]) if key in flat else None
+            if views is None or any(self.state[p][key] is not v for p, v in zip(buffer.params, views)):
+                xp = backend.module_for_device(buffer.device)
+                with backend.device_context(buffer.device):
+                    flat[key] = xp.empty(buffer.size, dtype=buffer.dtype)
+                for p, view in zip(buffer.params, buffer.split(flat[key])):
+                    view[...] = backend.to_device(self.state[p][key], buffer.device)
+                    self.state[p][key] = view
+            state[key] = flat[key]
+        return state
+
+    def _share_flat_state(self, buffer, state):
+        """After a whole-buffer update: every parameter's state refers to its part of `state`."""
+        flat = self._flat_state.setdefault(buffer, {})
+        for key, value in state.items():
+            if hasattr(value, "shape"):
+                if flat.get(key) is not value:  # created by this update
+                    flat[key] = value
+                    for p, view in zip(buffer.params, buffer.split(value)):
+                        self.state.setdefault(p, {})[key] = view
+            else:
+                for p in buffer.params:
+                    self.state.setdefault(p, {})[key] = value
 
     # -------------------------------------------------------------- state dict
     def state_dict(self):
@@ -254,6 +322,17 @@ class Optimizer:
 
         self.state = new_state
         self.param_groups = new_groups
+
+
+def _same_state(states):
+    """True when the parameters' states allow one whole-buffer update: none has state yet, or
+    all have the same entries and the same numbers (e.g. the same step count)."""
+    first = states[0]
+    if not first:
+        return all(not s for s in states)
+    keys = first.keys()
+    numbers = {k: v for k, v in first.items() if not hasattr(v, "shape")}
+    return all(s and s.keys() == keys and all(s[k] == v for k, v in numbers.items()) for s in states)
 
 
 def _snapshot(value):

@@ -1,6 +1,6 @@
 """SGD: stochastic gradient descent with optional momentum, dampening, Nesterov and weight decay."""
 from .. import backend
-from .optimizer import Optimizer, check_non_negative, params_with_grad
+from .optimizer import Optimizer, check_non_negative
 
 
 class SGD(Optimizer):
@@ -37,47 +37,44 @@ class SGD(Optimizer):
             raise ValueError(f"Nesterov momentum requires a momentum > 0 and zero dampening, got "
                              f"momentum={options['momentum']!r}, dampening={options['dampening']!r}")
 
-    def _update(self, group):
+    def _update(self, data, grad, state, group):
         # Python floats, so that float32 arrays stay float32 (a numpy float64 scalar would upcast).
         lr = float(group["lr"])
         momentum = float(group["momentum"])
         dampening = float(group["dampening"])
         weight_decay = float(group["weight_decay"])
         nesterov = bool(group["nesterov"])
-        for p, grad in params_with_grad(group):
-            data = p.data
-            xp = backend.array_module(data)
-            # `d` is the update direction; `owned` says whether it is a scratch array of ours
-            # (which may be overwritten) or the caller's gradient / our momentum buffer.
-            d, owned = grad, False
-            if weight_decay != 0:
-                d = xp.multiply(data, weight_decay)
-                d += grad
-                owned = True
-            if momentum != 0:
-                state = self.state.setdefault(p, {})
-                buf = state.get("momentum_buffer")
-                if buf is None:
-                    buf = d if owned else d.copy()
-                    state["momentum_buffer"] = buf
-                    owned = False
-                else:
-                    buf *= momentum
-                    if dampening == 0:
-                        buf += d
-                    elif owned and not nesterov:  # d is not needed afterwards
-                        d *= 1 - dampening
-                        buf += d
-                    else:
-                        buf += xp.multiply(d, 1 - dampening)
-                if nesterov:
-                    step_dir = xp.multiply(buf, momentum)
-                    step_dir += d
-                    d, owned = step_dir, True
-                else:
-                    d, owned = buf, False
-            if owned:
-                d *= lr
-                data -= d
+        xp = backend.array_module(data)
+        # `d` is the update direction; `owned` says whether it is a scratch array of ours
+        # (which may be overwritten) or the caller's gradient / our momentum buffer.
+        d, owned = grad, False
+        if weight_decay != 0:
+            d = xp.multiply(data, weight_decay)
+            d += grad
+            owned = True
+        if momentum != 0:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = d if owned else d.copy()
+                state["momentum_buffer"] = buf
+                owned = False
             else:
-                data -= xp.multiply(d, lr)
+                buf *= momentum
+                if dampening == 0:
+                    buf += d
+                elif owned and not nesterov:  # d is not needed afterwards
+                    d *= 1 - dampening
+                    buf += d
+                else:
+                    buf += xp.multiply(d, 1 - dampening)
+            if nesterov:
+                step_dir = xp.multiply(buf, momentum)
+                step_dir += d
+                d, owned = step_dir, True
+            else:
+                d, owned = buf, False
+        if owned:
+            d *= lr
+            data -= d
+        else:
+            data -= xp.multiply(d, lr)
