@@ -289,14 +289,21 @@ class Tensor:
         if self.requires_grad and is_grad_enabled():
             raise RuntimeError("in-place assignment to a tensor that requires grad is not supported; "
                                "use torch-style ops (where, cat) or assign inside no_grad()")
-        if isinstance(index, Tensor):
-            index = index.data
-        self.data[index] = value.data if isinstance(value, Tensor) else value
+        index, _ = ops.movement.normalize_index(self, index, "setitem")
+        self.data[index] = self._operand(value)
+
+    def _operand(self, value):
+        """`value` (Tensor, array, list or number) as something this tensor's array module takes:
+        numbers stay numbers, arrays and lists are moved to this tensor's device."""
+        if isinstance(value, Tensor):
+            return value.data
+        if isinstance(value, (list, tuple)) or hasattr(value, "shape"):
+            return backend.to_device(np.asarray(value) if isinstance(value, (list, tuple)) else value, self._device)
+        return value
 
     # Comparisons give boolean tensors, outside the graph.
     def _compare(self, other, ufunc):
-        other = other.data if isinstance(other, Tensor) else other
-        return Tensor._wrap(ufunc(self.data, other), self._device)
+        return Tensor._wrap(ufunc(self.data, self._operand(other)), self._device)
 
     def __eq__(self, other):
         return self._compare(other, backend.array_module(self.data).equal)

@@ -30,6 +30,10 @@ FASHION_MNIST_MEAN = (0.2860,)
 FASHION_MNIST_STD = (0.3530,)
 
 
+# A 3-D input is one image C×H×W; more channels than an RGBA image has means a batch was meant.
+_MAX_IMAGE_CHANNELS = 4
+
+
 class Transform:
     """Base class: subclasses implement `apply(x, xp, generator)` on a 4-D array."""
 
@@ -44,6 +48,10 @@ class Transform:
             return Tensor._wrap(self(x.data, generator), x.device)
         xp = backend.array_module(x)
         if x.ndim == 3:
+            if x.shape[0] > _MAX_IMAGE_CHANNELS:  # a batch of channel-less images, taken for one image?
+                raise ValueError(f"{type(self).__name__}: an array of shape {tuple(x.shape)} would be one image "
+                                 f"with {x.shape[0]} channels; for a batch of images without a channel axis "
+                                 "add one: x[:, None] is N×1×H×W")
             return self(x[None], generator)[0]
         if x.ndim != 4:
             raise ValueError(f"{type(self).__name__}: expected a batch N×C×H×W (or one image C×H×W), "

@@ -1,5 +1,8 @@
 """Convolutions by im2col and GEMMs (batched over groups), a few images at a time.
 
+`conv2d_reference` at the end of this file computes the same thing from the definition, in a
+few lines of Tensor ops; the op table tests the fast path below against it.
+
 Layout: the input is read through its channels-last view x.transpose(0, 2, 3, 1), the
 windows are a strided view of it, shape (N, Ho, Wo, kh, kw, C), and copying that view into
 the matrix `cols` (N*Ho*Wo, kh*kw*C) is the im2col. Each row of cols is then a run of kw*C
@@ -12,25 +15,37 @@ transposing copy. The next conv, pool or batch norm reads that layout just as ch
 Groups become a batch axis of the GEMMs. On the CPU the batch is processed in parts of a few
 images whose cols fit in the cache, so the GEMM reads cols from cache, not from memory.
 
-Backward (the first three in one pass over cache-sized parts, so each part of the output
-gradient is read from memory once):
-- weight gradient = cols.T @ g, summed over the parts, with cols rebuilt from the saved input
-  (keeping cols from forward would hold 9x the input's memory per 3x3 conv until backward);
-- bias gradient = the column sums of g, a matrix-vector product per part;
-- input gradient, stride 1: the transposed convolution, i.e. the same im2col + GEMM applied
-  to the output gradient with the kernel flipped and its in/out channels swapped;
-- input gradient otherwise (strided): one GEMM slab g @ weight[:, :, i, j] per kernel position, then
-  col2im: a loop over the kh*kw kernel positions adding each slab into the padded input
-  gradient.
-Both are deterministic (no atomics). Python loops run over kernel positions and over the
-cache-sized parts (a few images each; one image only when its cols alone exceed the part
-size), never over output positions.
+Backward computes three gradients, each from the output gradient g:
+- weight gradient = cols.T @ g, with cols rebuilt from the saved input (keeping cols from
+  forward would hold 9x the input's memory per 3x3 conv until backward);
+- bias gradient = the column sums of g;
+- input gradient: for stride 1 the transposed convolution, i.e. the same im2col + GEMM
+  applied to g with the kernel flipped and its in/out channels swapped; for a strided
+  convolution one GEMM slab g @ weight[:, :, i, j] per kernel position, added into the
+  padded input gradient (col2im, a loop over the kh*kw kernel positions).
+They are accumulated in one pass over cache-sized parts of the batch, so each part of g is
+read from memory once. Everything is deterministic (no atomics). Python loops run over kernel
+positions and over the parts (a few images each), never over output positions.
 """
+from typing import NamedTuple
+
 from .. import backend
 from ..autograd import Function
 from ..backend import array_module
 from ..errors import ShapeError
 from .common import require_float, same_dtype
+from .movement import cat, pad
+
+
+class ConvGeometry(NamedTuple):
+    """Everything about a convolution's shapes that backward needs."""
+    in_shape: tuple   # (N, C, H, W)
+    kernel: tuple     # (kh, kw)
+    stride: tuple     # (sh, sw)
+    padding: tuple    # ((top, bottom), (left, right))
+    dilation: tuple   # (dh, dw)
+    groups: int
+    out_hw: tuple     # (Ho, Wo)
 
 
 def _im2col(x, padding, kernel, stride, dilation, groups):
@@ -49,8 +64,7 @@ def _im2col(x, padding, kernel, stride, dilation, groups):
     (pt, pb), (pl, pr) = padding
     hp, wp = h + pt + pb, w + pl + pr
     ho, wo = _output_size(x.shape, kernel, (sh, sw), padding, dilation)
-    channels_last = c > 1 and x.strides[1] < x.strides[3]
-    if not channels_last and groups == 1:
+    if not _is_channels_last(x) and groups == 1:
         padded = x
         if pt or pb or pl or pr:
             padded = xp.zeros((n, c, hp, wp), dtype=x.dtype)
@@ -58,9 +72,10 @@ def _im2col(x, padding, kernel, stride, dilation, groups):
         s_n, s_c, s_h, s_w = padded.strides
         windows = backend.as_strided(padded, (kh, kw, c, n, ho, wo),
                                      (s_h * dh, s_w * dw, s_c, s_n, s_h * sh, s_w * sw))
+        # (kh, kw, C, N, Ho, Wo) -> (kh*kw*C, N*Ho*Wo) (the copy) -> (1, N*Ho*Wo, kh*kw*C) view
         return windows.reshape(kh * kw * c, n * ho * wo).T[None]
 
-    x_nhwc = x.transpose(0, 2, 3, 1)
+    x_nhwc = x.transpose(0, 2, 3, 1)  # (N, H, W, C), a view for channels-last x
     padded = x_nhwc
     if pt or pb or pl or pr:
         padded = xp.zeros((n, hp, wp, c), dtype=x.dtype)
@@ -69,9 +84,22 @@ def _im2col(x, padding, kernel, stride, dilation, groups):
     s_n, s_h, s_w, s_c = padded.strides
     windows = backend.as_strided(padded, (n, ho, wo, kh, kw, groups, cg),
                                  (s_n, s_h * sh, s_w * sw, s_h * dh, s_w * dw, s_c * cg, s_c))
-    # the copy; for groups=1 the leading axis has length 1 and costs nothing
-    cols = windows.transpose(5, 0, 1, 2, 3, 4, 6).reshape(groups, n * ho * wo, kh * kw * cg)
-    return cols
+    # (N, Ho, Wo, kh, kw, G, Cg) -> (G, N, Ho, Wo, kh, kw, Cg) -> (G, N*Ho*Wo, kh*kw*Cg): the
+    # copy (for groups=1 the leading axis has length 1 and costs nothing)
+    return windows.transpose(5, 0, 1, 2, 3, 4, 6).reshape(groups, n * ho * wo, kh * kw * cg)
+
+
+def _is_channels_last(x):
+    """True when x (N, C, H, W) has its channels innermost in memory, as conv outputs do."""
+    return x.shape[1] > 1 and x.strides[1] < x.strides[3]
+
+
+def _weight_matrix(weight, groups):
+    """weight (O, Cg, kh, kw) as the GEMM operand (G, kh*kw*Cg, O/G), rows ordered as im2col's."""
+    o, cg, kh, kw = weight.shape
+    og = o // groups
+    # (O, Cg, kh, kw) -> (G, O/G, Cg, kh, kw) -> (G, kh, kw, Cg, O/G) -> (G, kh*kw*Cg, O/G)
+    return weight.reshape(groups, og, cg, kh, kw).transpose(0, 3, 4, 2, 1).reshape(groups, kh * kw * cg, og)
 
 
 class Conv2d(Function):
@@ -84,57 +112,175 @@ class Conv2d(Function):
         o, cg, kh, kw = weight.shape
         og = o // groups
         ho, wo = _output_size(x.shape, (kh, kw), stride, padding, dilation)
-        wmat = weight.reshape(groups, og, cg, kh, kw).transpose(0, 3, 4, 2, 1).reshape(groups, kh * kw * cg, og)
+        wmat = _weight_matrix(weight, groups)                    # (G, kh*kw*Cg, O/G)
         out = xp.empty((n * ho * wo, groups, og), dtype=x.dtype)  # channels-last (N, Ho, Wo, O)
         for part in _cache_sized_parts(x, ho * wo * kh * kw * cg):
             cols = _im2col(x[part], padding, (kh, kw), stride, dilation, groups)
-            rows = out[part.start * ho * wo:part.stop * ho * wo].transpose(1, 0, 2)  # (G, rows, O/G)
+            rows = out[part.start * ho * wo:part.stop * ho * wo].transpose(1, 0, 2)  # (G, rows, O/G) view
             _matmul_into(cols, wmat, rows)
             if bias is not None:
                 rows += bias.reshape(groups, 1, og)
-        ctx.geometry = (x.shape, (kh, kw), stride, padding, dilation, groups, ho, wo)
+        ctx.geometry = ConvGeometry(x.shape, (kh, kw), stride, padding, dilation, groups, (ho, wo))
         # Keep the input, not cols (9x larger for a 3x3 kernel): backward redoes the im2col.
         # The input is usually kept alive anyway (relu saves it), so this costs no memory.
         ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, weight)
+        # (N*Ho*Wo, G, O/G) -> (N, Ho, Wo, O) -> (N, O, Ho, Wo), a view of the channels-last rows
         return out.reshape(n, ho, wo, o).transpose(0, 3, 1, 2)
 
     @staticmethod
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
-        (n, c, h, w), kernel, stride, padding, dilation, groups, ho, wo = ctx.geometry
+        geometry = ctx.geometry
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        xp = array_module(grad)
+        weight_grad = _WeightGrad(x, weight, geometry) if need_w else None
+        bias_grad = _BiasGrad(weight, geometry, grad.dtype) if need_b else None
+        input_grad = (_TransposedConvInputGrad if geometry.stride == (1, 1) and _transposable(geometry)
+                      else _Col2imInputGrad)(weight, geometry, grad.dtype) if need_x else None
+        _one_pass_over_parts(grad, [weight_grad, bias_grad, input_grad])
+        return tuple(None if g is None else g.result() for g in (input_grad, weight_grad, bias_grad))
+
+
+# ---------------------------------------------------------------- the three gradients
+def _one_pass_over_parts(grad, gradients):
+    """Feed each cache-sized part of the output gradient (N, O, Ho, Wo) to every gradient
+    being accumulated, so that each part is read from memory once for all of them."""
+    gradients = [g for g in gradients if g is not None]
+    if not gradients:
+        return
+    per_image = max(g.values_per_image for g in gradients)
+    groups = gradients[0].geometry.groups
+    rows_needed = any(g.uses_rows for g in gradients)  # a copy when the gradient is not channels-last
+    for part in _cache_sized_parts(grad, per_image):
+        g_part = grad[part]
+        g_rows = _grad_rows(g_part, groups) if rows_needed else None  # (G, part's N*Ho*Wo, O/G)
+        for gradient in gradients:
+            gradient.add(part, g_part, g_rows)
+
+
+class _WeightGrad:
+    """d(loss)/d(weight)[o, c, i, j] = sum over n, h, w of g[n, o, h, w] * x_pad[n, c, h*sh + i*dh, w*sw + j*dw]:
+    per part, cols.T @ g_rows with cols the part's im2col."""
+
+    uses_rows = True
+
+    def __init__(self, x, weight, geometry):
         o, cg, kh, kw = weight.shape
-        og = o // groups
-        gw = xp.zeros((groups, kh * kw * cg, og), dtype=grad.dtype) if need_w else None
-        gb = xp.zeros((groups, og), dtype=grad.dtype) if need_b else None
-        transposed = _transposed_conv(weight, padding, dilation, groups) if need_x and stride == (1, 1) else None
-        grad_x = xp.empty((n * h * w, groups, cg), dtype=grad.dtype) if transposed else None
-        # Every gradient that reads the output gradient is computed in one pass over cache-sized
-        # parts of the batch, so each part of it is read from memory once.
-        per_image = max(ho * wo * kh * kw * cg if need_w else 0, h * w * kh * kw * og if transposed else 0)
-        for part in _cache_sized_parts(grad, per_image) if (need_w or need_b or transposed) else ():
-            g_rows = _grad_rows(grad[part], groups) if need_w or need_b else None  # (G, rows, O/G)
-            if need_w:
-                cols = _im2col(x[part], padding, kernel, stride, dilation, groups)
-                gw += cols.transpose(0, 2, 1) @ g_rows  # (G, kh*kw*Cg, O/G)
-            if need_b:  # column sums of the rows, as a matrix-vector product
-                gb += xp.ones(g_rows.shape[1], dtype=grad.dtype) @ g_rows
-            if transposed:  # the input gradient of this part: a convolution of its gradient
-                g_padding, wmat_t = transposed
-                g_cols = _im2col(grad[part], g_padding, kernel, (1, 1), dilation, groups)
-                _matmul_into(g_cols, wmat_t, grad_x[part.start * h * w:part.stop * h * w].transpose(1, 0, 2))
-        if need_w:
-            gw = gw.reshape(groups, kh, kw, cg, og).transpose(0, 4, 3, 1, 2).reshape(o, cg, kh, kw)
-        if need_b:
-            gb = gb.reshape(o)
-        if transposed:
-            grad_x = grad_x.reshape(n, h, w, c).transpose(0, 3, 1, 2)
-        elif need_x:
-            grad_x = _col2im_input_grad(grad, weight, (n, c, h, w), stride, padding, dilation, groups)
-        return grad_x, gw, gb
+        self.x, self.geometry, self.shape = x, geometry, weight.shape
+        self.values_per_image = geometry.out_hw[0] * geometry.out_hw[1] * kh * kw * cg  # its im2col part
+        self.total = array_module(x).zeros((geometry.groups, kh * kw * cg, o // geometry.groups), dtype=x.dtype)
+
+    def add(self, part, g_part, g_rows):
+        geo = self.geometry
+        cols = _im2col(self.x[part], geo.padding, geo.kernel, geo.stride, geo.dilation, geo.groups)
+        self.total += cols.transpose(0, 2, 1) @ g_rows  # (G, kh*kw*Cg, O/G)
+
+    def result(self):
+        o, cg, kh, kw = self.shape
+        groups = self.geometry.groups
+        # (G, kh*kw*Cg, O/G) -> (G, kh, kw, Cg, O/G) -> (G, O/G, Cg, kh, kw) -> (O, Cg, kh, kw)
+        return self.total.reshape(groups, kh, kw, cg, o // groups).transpose(0, 4, 3, 1, 2).reshape(o, cg, kh, kw)
 
 
+class _BiasGrad:
+    """d(loss)/d(bias)[o] = sum over n, h, w of g[n, o, h, w]: per part, ones @ g_rows."""
+
+    values_per_image = 0  # needs no im2col
+    uses_rows = True
+
+    def __init__(self, weight, geometry, dtype):
+        self.geometry, self.out_channels = geometry, weight.shape[0]
+        self.total = array_module(weight).zeros((geometry.groups, weight.shape[0] // geometry.groups), dtype=dtype)
+
+    def add(self, part, g_part, g_rows):
+        xp = array_module(g_rows)
+        self.total += xp.ones(g_rows.shape[1], dtype=g_rows.dtype) @ g_rows  # column sums, (G, O/G)
+
+    def result(self):
+        return self.total.reshape(self.out_channels)
+
+
+class _TransposedConvInputGrad:
+    """d(loss)/d(input) of a stride-1 convolution: the convolution of the output gradient,
+    padded by the kernel's reach minus the forward padding, with the flipped kernel whose in
+    and out channels are swapped. Per part: im2col of g_part times that weight matrix.
+
+    Even where this copies more values than col2im (O > C) it is faster: its copies stay in the
+    cache, while col2im makes kh*kw read-modify-write passes over the input gradient."""
+
+    uses_rows = False  # reads the gradient through its own im2col
+
+    def __init__(self, weight, geometry, dtype):
+        o, cg, kh, kw = weight.shape
+        groups, (n, _, h, w) = geometry.groups, geometry.in_shape
+        self.geometry = geometry
+        self.padding = _transposed_padding(geometry)
+        flipped = weight.reshape(groups, o // groups, cg, kh, kw)[:, :, :, ::-1, ::-1]  # (G, O/G, Cg, kh, kw)
+        # (G, O/G, Cg, kh, kw) -> (G, kh, kw, O/G, Cg) -> (G, kh*kw*O/G, Cg)
+        self.wmat = flipped.transpose(0, 3, 4, 1, 2).reshape(groups, kh * kw * (o // groups), cg)
+        self.values_per_image = h * w * kh * kw * (o // groups)  # the im2col of one image's gradient
+        self.rows = array_module(weight).empty((n * h * w, groups, cg), dtype=dtype)  # channels-last (N, H, W, C)
+
+    def add(self, part, g_part, g_rows):
+        geo = self.geometry
+        h, w = geo.in_shape[2:]
+        g_cols = _im2col(g_part, self.padding, geo.kernel, (1, 1), geo.dilation, geo.groups)
+        _matmul_into(g_cols, self.wmat, self.rows[part.start * h * w:part.stop * h * w].transpose(1, 0, 2))
+
+    def result(self):
+        n, c, h, w = self.geometry.in_shape
+        return self.rows.reshape(n, h, w, c).transpose(0, 3, 1, 2)  # (N*H*W, G, Cg) -> (N, C, H, W) view
+
+
+class _Col2imInputGrad:
+    """d(loss)/d(input) by col2im: per part, one GEMM slab g_rows @ weight[:, :, i, j] per kernel
+    position (i, j), each added into the strided positions of the padded input it came from."""
+
+    uses_rows = True
+
+    def __init__(self, weight, geometry, dtype):
+        o, cg, kh, kw = weight.shape
+        (n, c, h, w), ((pt, pb), (pl, pr)), groups = geometry.in_shape, geometry.padding, geometry.groups
+        self.geometry = geometry
+        # (O, Cg, kh, kw) -> (G, O/G, Cg, kh*kw) -> (kh*kw, G, O/G, Cg): one (O/G, Cg) matrix per position
+        self.w_k = weight.reshape(groups, o // groups, cg, kh * kw).transpose(3, 0, 1, 2)
+        self.values_per_image = geometry.out_hw[0] * geometry.out_hw[1] * kh * kw * c  # the slabs
+        self.gpad = array_module(weight).zeros((n, h + pt + pb, w + pl + pr, groups, cg), dtype=dtype)
+
+    def add(self, part, g_part, g_rows):
+        geo = self.geometry
+        (kh, kw), (sh, sw), (dh, dw), (ho, wo) = geo.kernel, geo.stride, geo.dilation, geo.out_hw
+        m, cg = part.stop - part.start, self.w_k.shape[-1]
+        # one batched GEMM for all kernel positions: slab k is contiguous, so the adds below move
+        # runs of Wo*C values when the stride is 1
+        slabs = g_rows[None] @ self.w_k  # (kh*kw, G, m*Ho*Wo, Cg)
+        for k in range(kh * kw):
+            i, j = divmod(k, kw)
+            rows = slice(i * dh, i * dh + sh * (ho - 1) + 1, sh)
+            columns = slice(j * dw, j * dw + sw * (wo - 1) + 1, sw)
+            # (G, m*Ho*Wo, Cg) -> (G, m, Ho, Wo, Cg) -> (m, Ho, Wo, G, Cg), matching gpad's layout
+            self.gpad[part, rows, columns] += slabs[k].reshape(geo.groups, m, ho, wo, cg).transpose(1, 2, 3, 0, 4)
+
+    def result(self):
+        (n, c, h, w), ((pt, _), (pl, _)) = self.geometry.in_shape, self.geometry.padding
+        # (N, Hp, Wp, G, Cg) -> the unpadded (N, H, W, C) -> (N, C, H, W) view
+        return self.gpad[:, pt:pt + h, pl:pl + w].reshape(n, h, w, c).transpose(0, 3, 1, 2)
+
+
+def _transposed_padding(geometry):
+    """Padding of the output gradient that makes a stride-1 convolution's input gradient a plain
+    convolution of it: the dilated kernel's reach minus the forward padding, on each side."""
+    (kh, kw), (dh, dw), ((pt, pb), (pl, pr)) = geometry.kernel, geometry.dilation, geometry.padding
+    reach_h, reach_w = dh * (kh - 1), dw * (kw - 1)
+    return (reach_h - pt, reach_h - pb), (reach_w - pl, reach_w - pr)
+
+
+def _transposable(geometry):
+    """False when the forward padding exceeds the kernel's reach: that border of the padded
+    input touches no output through every kernel position, so col2im is used."""
+    return min(min(pair) for pair in _transposed_padding(geometry)) >= 0
+
+
+# ---------------------------------------------------------------- shared helpers
 def _output_size(in_shape, kernel, stride, padding, dilation):
     """(Ho, Wo) of a convolution of an (N, C, H, W) input."""
     (h, w), (kh, kw), (sh, sw), ((pt, pb), (pl, pr)), (dh, dw) = in_shape[2:], kernel, stride, padding, dilation
@@ -153,12 +299,14 @@ def _grad_rows(grad, groups):
     """(G, N*Ho*Wo, O/G) rows of an output gradient (N, O, Ho, Wo), channels last, by group
     (a view when the gradient is channels-last, as gradients from batch norm or relu are)."""
     n, o, ho, wo = grad.shape
+    # (N, O, Ho, Wo) -> (N, Ho, Wo, O) -> (N*Ho*Wo, G, O/G) -> (G, N*Ho*Wo, O/G)
     return grad.transpose(0, 2, 3, 1).reshape(n * ho * wo, groups, o // groups).transpose(1, 0, 2)
 
 
 # The im2col matrix of a whole batch is 9x its input for a 3x3 kernel (38 MB for 64 images of
 # 16x32x32): written to memory, then read back by the GEMM. Built a few images at a time, each
 # part is still in the CPU cache when the GEMM reads it, which makes the pair up to 2x faster.
+# 2 MB was the fastest of 0.25-8 MB for SmallResNet steps (benchmarks/RESULTS.md).
 _CACHE_BYTES = 2 << 20
 
 
@@ -170,48 +318,6 @@ def _cache_sized_parts(x, values_per_image):
         return [slice(0, n)]
     size = max(1, _CACHE_BYTES // max(1, values_per_image * x.itemsize))
     return [slice(start, min(start + size, n)) for start in range(0, n, size)]
-
-
-def _transposed_conv(weight, padding, dilation, groups):
-    """For a stride-1 convolution, (padding of the output gradient, weight matrix) that make
-    its input gradient a plain convolution of the output gradient: the kernel flipped, in and
-    out channels swapped. None when the padding exceeds the kernel's reach (then the padded
-    border has no gradient path and col2im is used).
-
-    Even where this copies more values than col2im (O > C) it is faster: its copies stay in
-    the cache, while col2im makes kh*kw read-modify-write passes over the input gradient."""
-    o, cg, kh, kw = weight.shape
-    og = o // groups
-    (dh, dw), ((pt, pb), (pl, pr)) = dilation, padding
-    reach_h, reach_w = dh * (kh - 1), dw * (kw - 1)
-    g_padding = ((reach_h - pt, reach_h - pb), (reach_w - pl, reach_w - pr))
-    if min(min(pair) for pair in g_padding) < 0:
-        return None
-    flipped = weight.reshape(groups, og, cg, kh, kw)[:, :, :, ::-1, ::-1]
-    return g_padding, flipped.transpose(0, 3, 4, 1, 2).reshape(groups, kh * kw * og, cg)
-
-
-def _col2im_input_grad(grad, weight, in_shape, stride, padding, dilation, groups):
-    """d(loss)/d(input) (N, C, H, W) of a strided convolution from its output gradient."""
-    xp = array_module(grad)
-    n, c, h, w = in_shape
-    o, cg, kh, kw = weight.shape
-    og = o // groups
-    (dh, dw), ((pt, pb), (pl, pr)) = dilation, padding
-    (sh, sw), ho, wo = stride, grad.shape[2], grad.shape[3]
-    w_k = weight.reshape(groups, og, cg, kh * kw).transpose(3, 0, 1, 2)  # (kh*kw, G, O/G, Cg)
-    gpad = xp.zeros((n, h + pt + pb, w + pl + pr, groups, cg), dtype=grad.dtype)
-    for part in _cache_sized_parts(grad, ho * wo * kh * kw * c):
-        m = part.stop - part.start
-        # One GEMM per kernel position, batched: slab k = (G, m*Ho*Wo, Cg), contiguous per k,
-        # so the adds below move runs of Wo*C values when the stride is 1.
-        slabs = _grad_rows(grad[part], groups)[None] @ w_k  # (kh*kw, G, m*Ho*Wo, Cg)
-        for k in range(kh * kw):  # col2im: each kernel position adds one strided slab
-            i, j = divmod(k, kw)
-            rows = slice(i * dh, i * dh + sh * (ho - 1) + 1, sh)
-            columns = slice(j * dw, j * dw + sw * (wo - 1) + 1, sw)
-            gpad[part, rows, columns] += slabs[k].reshape(groups, m, ho, wo, cg).transpose(1, 2, 3, 0, 4)
-    return gpad[:, pt:pt + h, pl:pl + w].reshape(n, h, w, c).transpose(0, 3, 1, 2)
 
 
 # ---------------------------------------------------------------- argument handling
@@ -244,14 +350,9 @@ def _padding_pairs(padding, kernel, dilation, stride, op):
     return ((ph, ph), (pw, pw))
 
 
-def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002
-    """2-D convolution (cross-correlation), as torch.nn.functional.conv2d.
-
-    input (N, C, H, W), weight (O, C/groups, kh, kw), bias (O,) or None -> (N, O, Ho, Wo).
-    padding: int, (ph, pw), "same" (stride 1) or "valid".
-    """
+def _conv2d_args(x, weight, bias, stride, padding, dilation, groups):
+    """Checked arguments of conv2d: (stride, padding pairs, dilation)."""
     op = "conv2d"
-    x = input
     require_float(op, x, weight, bias)
     same_dtype(op, x, weight, bias)
     if x.ndim != 4:
@@ -275,7 +376,17 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if hp < dilation[0] * (kh - 1) + 1 or wp < dilation[1] * (kw - 1) + 1:
         raise ShapeError(f"{op}: kernel ({kh}, {kw}) with dilation {dilation} is larger than the padded "
                          f"input ({hp}, {wp}) of input shape {x.shape}")
-    return Conv2d.apply(x, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups)
+    return stride, padding, dilation
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002
+    """2-D convolution (cross-correlation), as torch.nn.functional.conv2d.
+
+    input (N, C, H, W), weight (O, C/groups, kh, kw), bias (O,) or None -> (N, O, Ho, Wo).
+    padding: int, (ph, pw), "same" (stride 1) or "valid".
+    """
+    stride, padding, dilation = _conv2d_args(input, weight, bias, stride, padding, dilation, groups)
+    return Conv2d.apply(input, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups)
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002
@@ -302,3 +413,27 @@ def _single(value, name, op):
     if len(value) != 1 or not isinstance(value[0], int):
         raise ValueError(f"{op}: {name} must be an int, got {value}")
     return value[0]
+
+
+# ---------------------------------------------------------------- the definition, for the tests
+def conv2d_reference(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002
+    """conv2d from its definition, with Tensor ops whose gradients autograd chains together:
+    out = sum over kernel positions (i, j) of the input slice that position sees (N, C, Ho, Wo)
+    times the weight matrix weight[:, :, i, j], group by group. Slow; for tests."""
+    (sh, sw), ((pt, pb), (pl, pr)), (dh, dw) = _conv2d_args(input, weight, bias, stride, padding, dilation, groups)
+    o, cg, kh, kw = weight.shape
+    og = o // groups
+    x = pad(input, (pl, pr, pt, pb))
+    ho, wo = (x.shape[2] - dh * (kh - 1) - 1) // sh + 1, (x.shape[3] - dw * (kw - 1) - 1) // sw + 1
+    outputs = []
+    for g in range(groups):
+        out = 0
+        for i in range(kh):
+            for j in range(kw):
+                seen = x[:, g * cg:(g + 1) * cg, i * dh:i * dh + sh * (ho - 1) + 1:sh,
+                         j * dw:j * dw + sw * (wo - 1) + 1:sw]                    # (N, Cg, Ho, Wo)
+                w_ij = weight[g * og:(g + 1) * og, :, i, j]                      # (O/G, Cg)
+                out = out + (seen.permute(0, 2, 3, 1) @ w_ij.T).permute(0, 3, 1, 2)  # (N, O/G, Ho, Wo)
+        outputs.append(out)
+    out = cat(outputs, dim=1) if groups > 1 else outputs[0]
+    return out if bias is None else out + bias.reshape(1, o, 1, 1)

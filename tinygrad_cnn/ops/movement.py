@@ -211,8 +211,13 @@ def _is_advanced(part):
     return not (part is None or part is Ellipsis or isinstance(part, (int, slice)))
 
 
-def getitem(x, index):
-    """x[index]: ints, slices (with steps), None, Ellipsis, integer or boolean arrays/tensors."""
+def normalize_index(x, index, op="getitem"):
+    """`index` for x[index] as a tuple the array module takes: Tensors, lists and host arrays
+    become arrays on x's device, boolean masks their nonzero positions. Returns (index,
+    whether it holds integer arrays).
+
+    Integer arrays out of range raise IndexError naming `op` (CuPy would silently wrap them
+    around; on a GPU the check is evaluated at the next read from the device)."""
     parts = index if isinstance(index, tuple) else (index,)
     xp = array_module(x.data)
     converted = []
@@ -224,13 +229,42 @@ def getitem(x, index):
         if hasattr(part, "dtype") and hasattr(part, "shape"):
             part = backend.to_device(part, x.device)
             if part.dtype.kind not in "biu":
-                raise IndexError(f"getitem: index arrays must be integer or boolean, got dtype {part.dtype}")
+                raise IndexError(f"{op}: index arrays must be integer or boolean, got dtype {part.dtype}")
             if part.dtype.kind == "b":  # a mask selects the positions of its true elements
                 converted.extend(part.nonzero())
                 continue
         converted.append(part)
-    advanced = any(_is_advanced(p) for p in converted)
-    index = tuple(converted)
+    _check_bounds(converted, x.shape, op)
+    return tuple(converted), any(_is_advanced(p) for p in converted)
+
+
+def _check_bounds(parts, shape, op):
+    """Queue a range check for every integer array in `parts` (an index into `shape`)."""
+    consuming = [p for p in parts if p is not None and p is not Ellipsis]
+    if len(consuming) > len(shape):
+        return  # too many indices: the array module raises its own IndexError
+    axis = 0
+    for position, part in enumerate(parts):
+        if part is None:
+            continue
+        if part is Ellipsis:  # the parts after it index the last axes
+            axis = len(shape) - sum(1 for p in parts[position + 1:] if p is not None and p is not Ellipsis)
+            continue
+        if hasattr(part, "dtype") and part.size:
+            size = shape[axis]
+
+            def out_of_range(part=part, axis=axis, size=size):
+                values = backend.to_host(part)[0].reshape(-1)
+                value = int(values[(values < -size) | (values >= size)][0])
+                return IndexError(f"{op}: index {value} is out of bounds for axis {axis} with size {size} "
+                                  f"(tensor of shape {tuple(shape)})")
+            backend.check((part < -size) | (part >= size), out_of_range)
+        axis += 1
+
+
+def getitem(x, index):
+    """x[index]: ints, slices (with steps), None, Ellipsis, integer or boolean arrays/tensors."""
+    index, advanced = normalize_index(x, index)
     try:
         return GetItem.apply(x, index=index, advanced=advanced)
     except IndexError as exc:

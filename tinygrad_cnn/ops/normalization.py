@@ -1,5 +1,8 @@
 """Batch normalization with PyTorch's semantics, forward and backward each fused in one op.
 
+`batch_norm_reference` at the end of this file computes the same from the formulas below with
+Tensor ops; the op table tests the fused op against it.
+
 Training: normalize with the batch mean and the *biased* batch variance; update the running
 estimates in place with momentum (new = (1 - momentum) * old + momentum * batch), using the
 *unbiased* variance; the gradient flows through the batch statistics:
@@ -12,38 +15,47 @@ The work is done on the "rows" view of the data, (N*H*W, C) with channels last: 
 outputs, which are channels-last already. Per-channel sums are then a matrix-vector product
 (ones @ rows) and sums of products an einsum, both single passes over memory.
 """
-from ..autograd import Function
+from ..autograd import Function, no_grad
 from ..backend import array_module
 from ..errors import ShapeError
 from .common import require_float, same_dtype
+
+
+# Per-channel elementwise work on (M, C) rows would run NumPy's inner loops over only C values
+# (16 for SmallResNet's narrow layers), restarting the loop every row. Viewing r consecutive
+# rows side by side as one row of r*C values keeps the loops long; up to _WIDE_ROW_VALUES
+# values per row (2 KB of float32), so that a per-channel vector tiled r times stays in L1.
+_WIDE_ROW_VALUES = 512
 
 
 class _Rows:
     """The geometry of an (N, C, *spatial) array's data as rows with channels last.
 
     `wide(a)` gives the (M, C) matrix of channel values (M = N * prod(spatial)) viewed as
-    (M / r, r * C): r consecutive rows side by side, so that per-channel elementwise ops
-    run over long rows (a row of 16 channels is too short for NumPy's inner loops).
-    Per-channel vectors are tiled r times to match (`tile`) and per-column results folded
-    back to C values (`fold`). For conv outputs, which are channels-last, no copy is made.
+    (M / r, r * C): r consecutive rows side by side. Per-channel vectors are tiled r times to
+    match (`tile`) and per-column results folded back to C values (`fold`). For conv outputs,
+    which are channels-last, no copy is made.
     """
 
     def __init__(self, shape):
         self.shape, self.channels = shape, shape[1]
-        self.count = 1
+        self.count = 1  # M, the values per channel
         for i, s in enumerate(shape):
             if i != 1:
                 self.count *= s
-        self.r = next((r for r in (32, 16, 8, 4, 2) if self.channels * r <= 512 and self.count % r == 0), 1)
+        self.r = next((r for r in (32, 16, 8, 4, 2)
+                       if self.channels * r <= _WIDE_ROW_VALUES and self.count % r == 0), 1)
 
     def wide(self, a):
-        rows = array_module(a).moveaxis(a, 1, -1).reshape(-1, self.channels)
-        return rows.reshape(self.count // self.r, self.r * self.channels)
+        rows = array_module(a).moveaxis(a, 1, -1).reshape(-1, self.channels)  # (N, *spatial, C) -> (M, C)
+        return rows.reshape(self.count // self.r, self.r * self.channels)     # (M, C) -> (M/r, r*C)
 
     def tile(self, vector):
+        """A per-channel vector (C,) repeated to the wide row's length (r*C,)."""
         return array_module(vector).tile(vector, self.r) if self.r > 1 else vector
 
     def fold(self, columns):
+        """Per-column sums (r*C,) folded to per-channel sums (C,)."""
         return columns.reshape(self.r, self.channels).sum(axis=0) if self.r > 1 else columns
 
     def column_sums(self, wide):
@@ -58,6 +70,7 @@ class _Rows:
     def to_array(self, wide):
         """A wide result back as an (N, C, *spatial) view."""
         n, c, spatial = self.shape[0], self.channels, tuple(self.shape[2:])
+        # (M/r, r*C) -> (N, *spatial, C) -> (N, C, *spatial)
         return array_module(wide).moveaxis(wide.reshape((n,) + spatial + (c,)), -1, 1)
 
 
@@ -150,3 +163,23 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                            running_mean=None if running_mean is None else running_mean.data,
                            running_var=None if running_var is None else running_var.data,
                            training=bool(training), momentum=float(momentum), eps=float(eps))
+
+
+def batch_norm_reference(input, running_mean, running_var, weight=None, bias=None, training=False,  # noqa: A002
+                         momentum=0.1, eps=1e-5):
+    """Batch norm from its formulas with Tensor ops, autograd deriving the gradient (through the
+    batch statistics when training). Updates the running statistics as `batch_norm`. For tests."""
+    axes = (0,) + tuple(range(2, input.ndim))              # every axis but the channels
+    shape = (1, input.shape[1]) + (1,) * (input.ndim - 2)  # a per-channel vector, broadcastable
+    if training:
+        mean, var = input.mean(axes), input.var(axes, correction=0)
+        count = input.numel() // input.shape[1]
+        with no_grad():
+            for stat, batch in ((running_mean, mean), (running_var, var * (count / (count - 1)))):
+                if stat is not None:
+                    stat.data[...] = ((1 - momentum) * stat + momentum * batch).data
+    else:
+        mean, var = running_mean, running_var
+    out = (input - mean.reshape(shape)) / (var.reshape(shape) + eps).sqrt()
+    out = out if weight is None else out * weight.reshape(shape)
+    return out if bias is None else out + bias.reshape(shape)

@@ -1,16 +1,21 @@
 """Pooling: max_pool2d, avg_pool2d, adaptive_avg_pool2d.
 
+`max_pool2d_reference` at the end of this file computes max pooling from its definition in a
+few lines of Tensor ops; the op table tests the fast MaxPool2d against it.
+
 The windows are a strided view (N, C, Ho, Wo, kh, kw) of the (padded) input, so forward is a
 single reduction over the last two axes with no copy. Backward adds each kernel position's
 share into a strided slab of the input gradient, a loop over the kh*kw positions only.
 """
+from typing import NamedTuple
+
 from .. import backend
-from ..backend import for_batch_parts
 from ..autograd import Function
-from ..backend import array_module
+from ..backend import array_module, for_batch_parts
 from ..errors import ShapeError
 from .common import require_float
-from .conv import _pair
+from .conv import _is_channels_last, _pair
+from .movement import pad, stack
 from .reduce import mean
 
 
@@ -41,11 +46,6 @@ def _slab(array, i, j, stride, out_hw):
     return array[:, :, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw]
 
 
-def _is_channels_last(x):
-    """True when x (N, C, H, W) has its channels innermost in memory, as conv outputs do."""
-    return x.shape[1] > 1 and x.strides[1] < x.strides[3]
-
-
 def _new_array(xp, shape, dtype, channels_last, fill=None):
     """A new (N, C, H, W) array, laid out channels-last or NCHW; filled with `fill` unless None."""
     n, c, h, w = shape
@@ -58,14 +58,22 @@ def _new_array(xp, shape, dtype, channels_last, fill=None):
     return array
 
 
+class PoolGeometry(NamedTuple):
+    """What max-pool backward needs to know about the input and the windows."""
+    in_shape: tuple       # (N, C, H, W)
+    channels_last: bool   # the input's memory layout, which the gradient keeps
+    kernel: tuple         # (kh, kw)
+    stride: tuple         # (sh, sw)
+    padding: tuple        # (ph, pw), on both sides
+
+
 class MaxPool2d(Function):
     """Max over each window; padding counts as -inf. The gradient of each output goes to the
     first maximal position of its window in row-major order (as PyTorch).
 
     Forward takes the elementwise maximum of the kh*kw kernel-position slabs (strided views of
     the input with the output's shape), keeping the input's memory layout. Backward walks the
-    same slabs: a slab position receives the gradient where it equals the maximum and no
-    earlier kernel position has taken it. The input is kept for backward; in conv-bn-relu-pool
+    same slabs (`_route_gradient`). The input is kept for backward; in conv-bn-relu-pool
     networks relu keeps that same array, so this costs no memory.
     """
 
@@ -81,46 +89,55 @@ class MaxPool2d(Function):
             padded = _new_array(xp, (n, c, h + 2 * ph, w + 2 * pw), x.dtype, _is_channels_last(x), fill=-xp.inf)
             padded[:, :, ph:ph + h, pw:pw + w] = x
         out_hw = ((padded.shape[2] - kh) // stride[0] + 1, (padded.shape[3] - kw) // stride[1] + 1)
-        slabs = [_slab(padded, i, j, stride, out_hw) for i in range(kh) for j in range(kw)]
+        slabs = [_slab(padded, i, j, stride, out_hw) for i in range(kh) for j in range(kw)]  # each (N, C, Ho, Wo)
         best = xp.maximum(slabs[0], slabs[1]) if len(slabs) > 1 else slabs[0].copy()
         for slab in slabs[2:]:
             xp.maximum(best, slab, out=best)
-        ctx.geometry = (x.shape, _is_channels_last(x), kernel, stride, padding)
+        ctx.geometry = PoolGeometry(x.shape, _is_channels_last(x), kernel, stride, padding)
         ctx.save_for_backward(padded, best)
         return best
 
     @staticmethod
     def backward(ctx, g):
         padded, best = ctx.saved_tensors
-        (n, c, h, w), channels_last, (kh, kw), stride, (ph, pw) = ctx.geometry
+        geo = ctx.geometry
+        (n, _, h, w), (kh, kw), (ph, pw) = geo.in_shape, geo.kernel, geo.padding
         xp = array_module(g)
-        # When the windows tile the input exactly, every input element is written once below.
-        tiles = (kh, kw) == stride and (ph, pw) == (0, 0) and h % kh == 0 and w % kw == 0
-        grad = _new_array(xp, padded.shape, g.dtype, channels_last, fill=None if tiles else 0)
-        last = kh * kw - 1
+        # When the windows tile the input exactly, each input element receives from one window:
+        # the gradient slabs can be written instead of added into zeros.
+        tiles = (kh, kw) == geo.stride and (ph, pw) == (0, 0) and h % kh == 0 and w % kw == 0
+        grad = _new_array(xp, padded.shape, g.dtype, geo.channels_last, fill=None if tiles else 0)
         if _is_channels_last(g) != _is_channels_last(best):
             # every op below mixes g with best-shaped arrays: give them one memory order
             # (mixed orders make NumPy step through short runs, several times slower)
             g = _new_array(xp, g.shape, g.dtype, _is_channels_last(best), fill=g)
-
-        def route(part):  # one batch part: its gradient slabs, in kernel-position order
-            x_part, best_part, g_part, grad_part = padded[part], best[part], g[part], grad[part]
-            taken = xp.zeros_like(best_part, dtype=bool)  # windows whose gradient found its position
-            for k in range(kh * kw):
-                i, j = divmod(k, kw)
-                hit = xp.equal(_slab(x_part, i, j, stride, best.shape[2:]), best_part)
-                if k:
-                    xp.greater(hit, taken, out=hit)  # hit and not taken
-                if k < last:
-                    xp.logical_or(taken, hit, out=taken)
-                target = _slab(grad_part, i, j, stride, best.shape[2:])
-                if tiles:
-                    xp.multiply(g_part, hit, out=target)
-                else:
-                    target += g_part * hit
-
-        for_batch_parts(n, route, xp)
+        # the batch is split over CPU threads: each part's masks stay in the cache
+        for_batch_parts(n, lambda part: _route_gradient(padded[part], best[part], g[part], grad[part], geo, tiles),
+                        xp)
         return grad[:, :, ph:ph + h, pw:pw + w]
+
+
+def _route_gradient(padded, best, g, grad, geo, tiles):
+    """Send each window's gradient g (N, C, Ho, Wo) to the first position of the window where
+    the input equals the window's maximum `best`, writing into grad (shaped like `padded`).
+
+    Kernel positions are visited in row-major order; `taken` marks the windows whose maximum
+    was found at an earlier position, so that ties go to the first one."""
+    xp = array_module(g)
+    (kh, kw), out_hw = geo.kernel, best.shape[2:]
+    taken = xp.zeros_like(best, dtype=bool)
+    for k in range(kh * kw):
+        i, j = divmod(k, kw)
+        hit = xp.equal(_slab(padded, i, j, geo.stride, out_hw), best)  # windows whose maximum sits here
+        if k:
+            xp.greater(hit, taken, out=hit)   # ... and was not found at an earlier position
+        if k < kh * kw - 1:
+            xp.logical_or(taken, hit, out=taken)
+        target = _slab(grad, i, j, geo.stride, out_hw)
+        if tiles:
+            xp.multiply(g, hit, out=target)
+        else:
+            target += g * hit
 
 
 class AvgPool2d(Function):
@@ -202,3 +219,15 @@ def adaptive_avg_pool2d(input, output_size):  # noqa: A002
         raise NotImplementedError(f"{op}: output size {(oh, ow)} must divide the input size {(h, w)} "
                                   "evenly (or be 1)")
     return avg_pool2d(input, (h // oh, w // ow))
+
+
+def max_pool2d_reference(input, kernel_size, stride=None, padding=0):  # noqa: A002
+    """Max pooling from its definition, with Tensor ops whose gradients autograd chains: the
+    maximum over the kh*kw strided slices of the input padded with -inf, taken by max(dim),
+    which sends the gradient to the first maximal position. Slow; for tests."""
+    (kh, kw), (sh, sw), (ph, pw) = _pool_args("max_pool2d", input, kernel_size, stride, padding)
+    x = pad(input, (pw, pw, ph, ph), value=float("-inf"))
+    ho, wo = (x.shape[2] - kh) // sh + 1, (x.shape[3] - kw) // sw + 1
+    slabs = [x[:, :, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw]  # each (N, C, Ho, Wo)
+             for i in range(kh) for j in range(kw)]
+    return stack(slabs, dim=-1).max(dim=-1).values  # (N, C, Ho, Wo, kh*kw) -> (N, C, Ho, Wo)
