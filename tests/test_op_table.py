@@ -184,8 +184,8 @@ def test_gradcheck(row, device, data):
     inputs = make_inputs(row, case, np.float64, device)
     if not any(t is not None and t.requires_grad for t in inputs):
         return
-    fn = (lambda *ts: call(row, row.ours, ts, case))
-    tc.gradcheck(fn, inputs, max_full_elements=48, n_directions=4, seed=case.seed % 1000)
+    tc.gradcheck(lambda *ts: call(row, row.ours, ts, case), inputs, max_full_elements=48, n_directions=4,
+                 seed=case.seed % 1000)
 
 
 @pytest.mark.parametrize("device", DEVICES)

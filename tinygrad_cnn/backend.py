@@ -15,6 +15,8 @@ defer on a GPU so that they cost no synchronization).
 import contextlib
 import os
 import random as _pyrandom
+import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -358,6 +360,69 @@ def as_strided(array, shape, strides):
     if is_gpu_array(array):
         return _cupy.lib.stride_tricks.as_strided(array, shape=shape, strides=strides)
     return np.lib.stride_tricks.as_strided(array, shape=shape, strides=strides, writeable=False)
+
+
+# ---------------------------------------------------------------- reuse of large CPU arrays
+# A training step allocates its activations (tens of MB) in forward and frees them in backward.
+# glibc hands freed blocks that large back to the OS, so every step touched fresh pages again
+# (about 17,000 page faults per SmallResNet step at batch 64). The large arrays of conv and
+# batch norm come from this workspace instead: a block whose arrays have all been freed is
+# handed out again for the next array of the same size. (CuPy pools GPU memory itself.)
+_WORKSPACE_MIN_BYTES = 1 << 20        # malloc reuses smaller blocks well by itself
+_WORKSPACE_MAX_IDLE_BYTES = 1 << 30   # idle blocks kept at most; beyond, they are freed
+_workspace = {}                       # size in bytes -> blocks (uint8 arrays owning memory)
+_workspace_lock = threading.Lock()
+
+
+def _idle(block):
+    """True when no array uses `block`: every view of it holds a reference (NumPy points a
+    view's `base` at the array that owns the memory), and an idle block has only four: the
+    workspace's list, the caller's loop variable, this function's argument and getrefcount's."""
+    return sys.getrefcount(block) <= 4
+
+
+def empty(xp, shape, dtype):
+    """An uninitialized array like xp.empty(shape, dtype), its memory reused from arrays of the
+    same size that were freed (on the CPU, for arrays of 1 MB and more)."""
+    dtype = np.dtype(dtype)
+    nbytes = dtype.itemsize
+    for s in shape:
+        nbytes *= s
+    if xp is not np or nbytes < _WORKSPACE_MIN_BYTES:
+        return xp.empty(shape, dtype=dtype)
+    with _workspace_lock:
+        blocks = _workspace.setdefault(nbytes, [])
+        for block in blocks:
+            if _idle(block):
+                return block.view(dtype).reshape(shape)
+        _free_idle_blocks(_WORKSPACE_MAX_IDLE_BYTES - nbytes)
+        block = np.empty(nbytes, dtype=np.uint8)
+        blocks.append(block)
+        return block.view(dtype).reshape(shape)
+
+
+def empty_like(xp, a):
+    """`empty` with a's shape and dtype, in a's memory order (a channels-last view of an
+    (N, C, H, W) array gives a channels-last array), so elementwise ops stream through both."""
+    if xp is not np:
+        return xp.empty_like(a)
+    if a.flags.c_contiguous:
+        return empty(xp, a.shape, a.dtype)
+    order = sorted(range(a.ndim), key=lambda axis: -abs(a.strides[axis]))  # outermost axis in memory first
+    block = empty(xp, tuple(a.shape[axis] for axis in order), a.dtype)
+    return block.transpose(np.argsort(order))
+
+
+def _free_idle_blocks(keep_bytes):
+    """Free idle workspace blocks, largest first, until at most keep_bytes of them stay."""
+    idle = sorted(((size, block) for size, blocks in _workspace.items() for block in blocks if _idle(block)),
+                  key=lambda entry: -entry[0])
+    total = sum(size for size, _ in idle)
+    for size, block in idle:
+        if total <= keep_bytes:
+            break
+        _workspace[size] = [b for b in _workspace[size] if b is not block]
+        total -= size
 
 
 # ---------------------------------------------------------------- CPU threads for memory-bound loops

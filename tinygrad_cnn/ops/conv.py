@@ -113,7 +113,7 @@ class Conv2d(Function):
         og = o // groups
         ho, wo = _output_size(x.shape, (kh, kw), stride, padding, dilation)
         wmat = _weight_matrix(weight, groups)                    # (G, kh*kw*Cg, O/G)
-        out = xp.empty((n * ho * wo, groups, og), dtype=x.dtype)  # channels-last (N, Ho, Wo, O)
+        out = backend.empty(xp, (n * ho * wo, groups, og), x.dtype)  # channels-last (N, Ho, Wo, O)
         for part in _cache_sized_parts(x, ho * wo * kh * kw * cg):
             cols = _im2col(x[part], padding, (kh, kw), stride, dilation, groups)
             rows = out[part.start * ho * wo:part.stop * ho * wo].transpose(1, 0, 2)  # (G, rows, O/G) view
@@ -218,7 +218,7 @@ class _TransposedConvInputGrad:
         # (G, O/G, Cg, kh, kw) -> (G, kh, kw, O/G, Cg) -> (G, kh*kw*O/G, Cg)
         self.wmat = flipped.transpose(0, 3, 4, 1, 2).reshape(groups, kh * kw * (o // groups), cg)
         self.values_per_image = h * w * kh * kw * (o // groups)  # the im2col of one image's gradient
-        self.rows = array_module(weight).empty((n * h * w, groups, cg), dtype=dtype)  # channels-last (N, H, W, C)
+        self.rows = backend.empty(array_module(weight), (n * h * w, groups, cg), dtype)  # channels-last (N, H, W, C)
 
     def add(self, part, g_part, g_rows):
         geo = self.geometry
@@ -244,7 +244,8 @@ class _Col2imInputGrad:
         # (O, Cg, kh, kw) -> (G, O/G, Cg, kh*kw) -> (kh*kw, G, O/G, Cg): one (O/G, Cg) matrix per position
         self.w_k = weight.reshape(groups, o // groups, cg, kh * kw).transpose(3, 0, 1, 2)
         self.values_per_image = geometry.out_hw[0] * geometry.out_hw[1] * kh * kw * c  # the slabs
-        self.gpad = array_module(weight).zeros((n, h + pt + pb, w + pl + pr, groups, cg), dtype=dtype)
+        self.gpad = backend.empty(array_module(weight), (n, h + pt + pb, w + pl + pr, groups, cg), dtype)
+        self.gpad[...] = 0
 
     def add(self, part, g_part, g_rows):
         geo = self.geometry

@@ -5,6 +5,7 @@ to the input's shape. Backward never modifies its incoming gradient in place.
 """
 import numbers
 
+from .. import backend
 from ..autograd import Function
 from ..backend import array_module
 from ..tensor import Tensor
@@ -166,14 +167,16 @@ class Abs(Function):
 class ReLU(Function):
     @staticmethod
     def forward(ctx, x):
-        out = array_module(x).maximum(x, 0)
+        xp = array_module(x)
+        out = xp.maximum(x, 0, out=backend.empty_like(xp, x))  # activations: workspace memory
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
-        return g * (out > 0)
+        xp = array_module(g)
+        return xp.multiply(g, out > 0, out=backend.empty_like(xp, g))
 
 
 class LeakyReLU(Function):

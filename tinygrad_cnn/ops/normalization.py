@@ -15,6 +15,7 @@ The work is done on the "rows" view of the data, (N*H*W, C) with channels last: 
 outputs, which are channels-last already. Per-channel sums are then a matrix-vector product
 (ones @ rows) and sums of products an einsum, both single passes over memory.
 """
+from .. import backend
 from ..autograd import Function, no_grad
 from ..backend import array_module
 from ..errors import ShapeError
@@ -87,7 +88,7 @@ class BatchNorm(Function):
             # Sum values shifted by the first row: float32 sums of 10^4 terms lose digits in
             # proportion to the values' magnitude, and |x - x[0]| is of the order of the spread.
             first = x_wide[0, :rows.channels]
-            centered = x_wide - rows.tile(first)
+            centered = xp.subtract(x_wide, rows.tile(first), out=backend.empty(xp, x_wide.shape, x.dtype))
             shifted_mean = rows.column_sums(centered) / dtype(rows.count)
             centered -= rows.tile(shifted_mean)
             mean = shifted_mean + first
@@ -101,9 +102,9 @@ class BatchNorm(Function):
                 running_var += (momentum * rows.count / (rows.count - 1)) * var
         else:
             invstd = dtype(1) / xp.sqrt(running_var + dtype(eps))
-            centered = x_wide - rows.tile(running_mean)
+            centered = xp.subtract(x_wide, rows.tile(running_mean), out=backend.empty(xp, x_wide.shape, x.dtype))
         scale = invstd if weight is None else invstd * weight
-        out = centered * rows.tile(scale)
+        out = xp.multiply(centered, rows.tile(scale), out=backend.empty(xp, x_wide.shape, x.dtype))
         if bias is not None:
             out += rows.tile(bias)
         ctx.training, ctx.rows = training, rows
@@ -120,7 +121,8 @@ class BatchNorm(Function):
         grad_x = None
         if ctx.needs_input_grad[0]:
             scale = invstd if weight is None else invstd * weight
-            wide = g_wide * layout.tile(scale)
+            xp = array_module(g_wide)
+            wide = xp.multiply(g_wide, layout.tile(scale), out=backend.empty(xp, g_wide.shape, g.dtype))
             if ctx.training:
                 n = g.dtype.type(layout.count)
                 # scale * (g - mean(g) - xhat * mean(g * xhat)), with xhat = centered * invstd
