@@ -1,4 +1,8 @@
-"""Device names, the GPU error messages, and seeding."""
+"""Device names, the GPU error messages, seeding, generator states, reads from the device and
+the workspace of large arrays."""
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -65,3 +69,83 @@ def test_randn_statistics():
     assert abs(sample.mean()) < 0.02 and abs(sample.std() - 1) < 0.02  # ~9 sigma bounds
     uniform = tc.rand(200_000).numpy()
     assert uniform.min() >= 0 and uniform.max() < 1 and abs(uniform.mean() - 0.5) < 0.01
+
+
+# ---------------------------------------------------------------- seeds and generator states
+@pytest.mark.parametrize("seed", [2**64, 2**70 + 5, -3])
+def test_manual_seed_takes_any_integer(seed):
+    """Seeds outside NumPy's and CuPy's ranges (CuPy refuses >= 2**64) still seed every source
+    repeatably (as torch.manual_seed does)."""
+    tc.manual_seed(seed)
+    first = tc.randn(4).numpy()
+    tc.manual_seed(seed)
+    np.testing.assert_array_equal(tc.randn(4).numpy(), first)
+
+
+@pytest.mark.parametrize("bad, error", [("abc", ValueError), (None, TypeError), ([1], TypeError)])
+def test_manual_seed_refuses_non_integers_naming_the_value(bad, error):
+    with pytest.raises(error, match="manual_seed.*seed must be an integer"):
+        tc.manual_seed(bad)
+
+
+def test_rng_state_round_trip_repeats_the_draws():
+    tc.manual_seed(5)
+    tc.randn(3)
+    state = backend.get_rng_state()
+    after = tc.randn(6).numpy()
+    tc.randn(10)
+    backend.set_rng_state(state)
+    np.testing.assert_array_equal(tc.randn(6).numpy(), after)
+    backend.set_rng_state(state["cpu"])  # the bare CPU state older checkpoints hold
+    np.testing.assert_array_equal(tc.randn(6).numpy(), after)
+
+
+# ---------------------------------------------------------------- reading from the device
+def test_to_host_returns_numpy_values_and_runs_pending_checks():
+    a, b = backend.to_host(np.arange(3), np.float32(2.5))
+    np.testing.assert_array_equal(a, [0, 1, 2])
+    assert b == 2.5
+    with pytest.raises(ValueError, match="flag raised"):
+        backend.check(np.array([False, True]), lambda: ValueError("flag raised"))
+    backend.check(np.zeros(3, dtype=bool), lambda: ValueError("never"))
+
+
+# ---------------------------------------------------------------- the workspace
+def test_workspace_hands_out_freed_memory_and_never_shares_live_arrays():
+    shape = (512, 1024)  # 2 MB of float32: above the workspace's threshold
+    a = backend.empty(np, shape, np.float32)
+    b = backend.empty(np, shape, np.float32)
+    assert not np.shares_memory(a, b)
+    view = a.T[::2]  # a view keeps a's memory in use
+    address = a.__array_interface__["data"][0]
+    del a
+    c = backend.empty(np, shape, np.float32)
+    assert c.__array_interface__["data"][0] != address and not np.shares_memory(c, view)
+    del view
+    d = backend.empty(np, (2, 512, 512), np.float32)  # same size, other shape: the freed block again
+    assert d.__array_interface__["data"][0] == address
+    small = backend.empty(np, (3,), np.float64)
+    assert small.shape == (3,) and small.dtype == np.float64
+
+
+def test_workspace_keeps_channels_last_layout():
+    x = np.zeros((2, 8, 8, 512), dtype=np.float32).transpose(0, 3, 1, 2)  # channels-last (N, C, H, W)
+    out = backend.empty_like(np, x)
+    assert out.shape == x.shape and out.strides == x.strides
+
+
+def test_importing_the_library_changes_nothing_process_wide():
+    """A fresh interpreter: NumPy's error handling, its global random state, the environment and
+    the threads look the same before and after `import tinygrad_cnn`. (glibc's malloc settings,
+    which the library used to change on import, cannot be read back; tinygrad_cnn no longer
+    calls mallopt at all: see backend.empty.)"""
+    code = (
+        "import os, threading, numpy as np\n"
+        "def snapshot():\n"
+        "    return (np.geterr(), np.random.get_state()[1].tobytes(), dict(os.environ), threading.active_count())\n"
+        "before = snapshot()\n"
+        "import tinygrad_cnn\n"
+        "assert snapshot() == before, 'import changed process state'\n"
+        "print('unchanged')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "unchanged" in out.stdout, out.stderr

@@ -181,6 +181,40 @@ def test_nan_loss_stops_with_epoch_and_step_and_keeps_the_last_good_checkpoint(t
     assert json.loads((tmp_path / "h.json").read_text())["epoch"] == [1]
 
 
+@pytest.mark.parametrize("log_every", [2, 3, 10])
+def test_a_longer_read_interval_still_names_the_first_bad_step(tmp_path, log_every):
+    """Read every log_every steps (as on a GPU), the loss check still names the step whose loss
+    was NaN (epoch 2, step 2 of 3), and the summary numbers equal those of reading every step."""
+    def poisoned_after(n):
+        calls = []
+
+        def loss_fn(logits, target):
+            calls.append(1)
+            loss = F.cross_entropy(logits, target)
+            return loss * float("nan") if len(calls) == n else loss
+        return loss_fn
+
+    model, opt, sched, train, _ = make_run(n_train=96)
+    with pytest.raises(TrainingDiverged, match=r"the loss is nan at epoch 2, step 2 of 3") as info:
+        fit(model, train, opt, 4, scheduler=sched, loss_fn=poisoned_after(5), log_every=log_every, verbose=False,
+            callbacks=[ModelCheckpoint(tmp_path)])
+    assert (info.value.epoch, info.value.step) == (2, 2)
+    assert tc.load(tmp_path / "last.npz")["epoch"] == 1
+    model, opt, _, train, _ = make_run(n_train=96)
+    every_step = fit(model, train, opt, 2, verbose=False)
+    model, opt, _, train, _ = make_run(n_train=96)
+    interval = fit(model, train, opt, 2, verbose=False, log_every=log_every)
+    for key in ("train_loss", "train_acc"):
+        assert interval[key] == pytest.approx(every_step[key], rel=1e-12), key
+
+
+def test_log_every_must_be_a_positive_int():
+    model, opt, _, train, _ = make_run(n_train=32)
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="log_every"):
+            fit(model, train, opt, 1, log_every=bad, verbose=False)
+
+
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # numpy's overflow warnings on the way to inf
 def test_a_real_divergence_stops_training():
     model, opt, _, train, _ = make_run(n_train=96, lr=1e12)
