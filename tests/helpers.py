@@ -1,8 +1,14 @@
 """Helpers for comparing tinygrad_cnn ops with PyTorch.
 
-`DEVICES` parametrizes a test over the numpy backend ("cpu") and, when CuPy and a GPU are
-present, the cupy backend ("cuda:0", marked `gpu`); without them the GPU cases skip with a reason.
+`DEVICES` parametrizes a test over three cases:
+- "cpu": the numpy backend;
+- id "standin": the device "cuda:0" served by the strict CuPy stand-in (`cupy_standin`: CuPy's
+  names, signatures and strictness, NumPy underneath), marked `standin`; conftest.py runs these
+  cases inside `backend.cupy_module_replaced(standin)`. They run everywhere CuPy is installed
+  (it imports without a GPU) and skip, saying so, where it is not;
+- id "cuda:0": the cupy backend on a real GPU, marked `gpu`, skipped without CuPy and a device.
 """
+import cupy_standin
 import numpy as np
 import pytest
 import torch
@@ -14,8 +20,17 @@ from tinygrad_cnn import backend
 torch.set_num_threads(1)  # tests compare tiny ops: a thread pool only adds overhead
 
 GPU_SKIP_REASON = "needs CuPy and a CUDA device"
-DEVICES = ["cpu", pytest.param("cuda:0", marks=[pytest.mark.gpu, pytest.mark.skipif(
-    not backend.gpu_available(), reason=GPU_SKIP_REASON)])]
+STANDIN_SKIP_REASON = cupy_standin.skip_reason()
+STANDIN = pytest.param("cuda:0", id="standin", marks=[pytest.mark.standin, pytest.mark.skipif(
+    STANDIN_SKIP_REASON is not None, reason=STANDIN_SKIP_REASON or "")])
+GPU = pytest.param("cuda:0", id="cuda:0", marks=[pytest.mark.gpu, pytest.mark.skipif(
+    not backend.gpu_available(), reason=GPU_SKIP_REASON)])
+DEVICES = ["cpu", STANDIN, GPU]
+
+
+def standin_active():
+    """True inside a stand-in case (the library's CuPy is the stand-in)."""
+    return STANDIN_SKIP_REASON is None and backend.cupy_module() is cupy_standin.load()
 
 # Tolerances: float64 at rtol 1e-6; float32 loose enough for reordered sums of a few thousand terms.
 TOLERANCES = {np.dtype("float64"): dict(rtol=1e-6, atol=1e-8),
@@ -24,17 +39,21 @@ DTYPES = [np.float64, np.float32]
 
 
 def torch_device(device):
-    """The torch device to compare against: CUDA when our device is a GPU and torch has CUDA."""
-    if device != "cpu" and torch.cuda.is_available():
+    """The torch device to compare against: CUDA when our device is a real GPU and torch has
+    CUDA (stand-in cases compare with torch on the CPU)."""
+    if device != "cpu" and torch.cuda.is_available() and not standin_active():
         return "cuda"
     return "cpu"
 
 
 def to_numpy(value):
+    """A NumPy array of a torch tensor, a Tensor, or a numpy / cupy / stand-in array."""
     if isinstance(value, torch.Tensor):
         return value.detach().cpu().numpy()
     if isinstance(value, tc.Tensor):
         value = value.numpy()
+    if STANDIN_SKIP_REASON is None and isinstance(value, cupy_standin.load().ndarray):
+        return value.get()
     return backend.to_device(value, "cpu") if not isinstance(value, np.ndarray) else value
 
 
