@@ -24,19 +24,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 # Each becomes a strict xfail, for the stand-in case and for the real-GPU case of the same
 # test (CuPy shows the same bug), so fixing a bug turns its cases into XPASS failures and the
 # entry must then be removed.
-STANDIN_KNOWN_LIBRARY_BUGS = {
-    "test_cupy_standin.py::test_tensor_setitem_with_a_host_value[":
-        "library bug: Tensor.__setitem__ (tensor.py:290) gives a NumPy/list value to CuPy's setitem, "
-        "which only fills scalars there",
-    "test_cupy_standin.py::test_tensor_compared_with_a_numpy_array[":
-        "library bug: Tensor._compare (tensor.py:294) passes a NumPy array to a CuPy ufunc",
-    "test_cupy_standin.py::test_out_of_range_index_array_raises[":
-        "library bug: getitem (ops/movement.py:214) relies on NumPy's bounds check; CuPy wraps "
-        "out-of-range integer-array indices silently",
-    "test_cupy_standin.py::test_training_step_reads_nothing_back_from_the_device[":
-        "library bug (speed): cross_entropy reads its target check (ops/loss.py:190) and its valid-row "
-        "count (ops/loss.py:79) back from the device: 2 syncs per training step",
-}
+STANDIN_KNOWN_LIBRARY_BUGS = {}
 
 
 def pytest_collection_modifyitems(config, items):

@@ -192,10 +192,9 @@ class Tensor:
 
     # -------------------------------------------------------------- conversion
     def numpy(self):
-        """The data as a numpy array (a copy from the GPU; the array itself on the CPU)."""
-        if backend.is_gpu_array(self.data):
-            return self.data.get()
-        return self.data
+        """The data as a numpy array (a copy from the GPU, which also raises a failed check an
+        op queued there; the array itself on the CPU)."""
+        return backend.to_host(self.data)[0] if backend.is_gpu_array(self.data) else self.data
 
     def tolist(self):
         return self.numpy().tolist()
@@ -205,7 +204,7 @@ class Tensor:
         if self.data.size != 1:
             raise ValueError(f"item(): only one-element tensors can be converted to Python scalars, "
                              f"got shape {self.shape}")
-        return self.data.reshape(()).item()
+        return self.numpy().reshape(()).item()
 
     def to(self, device=None, dtype=None):
         """This tensor on `device` and/or as `dtype` (differentiable; self when nothing changes)."""

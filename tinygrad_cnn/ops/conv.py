@@ -157,6 +157,14 @@ def _one_pass_over_parts(grad, gradients):
             gradient.add(part, g_part, g_rows)
 
 
+def _accumulate(total, part):
+    """total + part, in place after the first part (None: nothing summed yet)."""
+    if total is None:
+        return part
+    total += part
+    return total
+
+
 class _WeightGrad:
     """d(loss)/d(weight)[o, c, i, j] = sum over n, h, w of g[n, o, h, w] * x_pad[n, c, h*sh + i*dh, w*sw + j*dw]:
     per part, cols.T @ g_rows with cols the part's im2col."""
@@ -167,12 +175,12 @@ class _WeightGrad:
         o, cg, kh, kw = weight.shape
         self.x, self.geometry, self.shape = x, geometry, weight.shape
         self.values_per_image = geometry.out_hw[0] * geometry.out_hw[1] * kh * kw * cg  # its im2col part
-        self.total = array_module(x).zeros((geometry.groups, kh * kw * cg, o // geometry.groups), dtype=x.dtype)
+        self.total = None  # (G, kh*kw*Cg, O/G), summed over the parts
 
     def add(self, part, g_part, g_rows):
         geo = self.geometry
         cols = _im2col(self.x[part], geo.padding, geo.kernel, geo.stride, geo.dilation, geo.groups)
-        self.total += cols.transpose(0, 2, 1) @ g_rows  # (G, kh*kw*Cg, O/G)
+        self.total = _accumulate(self.total, cols.transpose(0, 2, 1) @ g_rows)
 
     def result(self):
         o, cg, kh, kw = self.shape
@@ -189,11 +197,11 @@ class _BiasGrad:
 
     def __init__(self, weight, geometry, dtype):
         self.geometry, self.out_channels = geometry, weight.shape[0]
-        self.total = array_module(weight).zeros((geometry.groups, weight.shape[0] // geometry.groups), dtype=dtype)
+        self.total = None  # (G, O/G), summed over the parts
 
     def add(self, part, g_part, g_rows):
         xp = array_module(g_rows)
-        self.total += xp.ones(g_rows.shape[1], dtype=g_rows.dtype) @ g_rows  # column sums, (G, O/G)
+        self.total = _accumulate(self.total, xp.ones(g_rows.shape[1], dtype=g_rows.dtype) @ g_rows)  # column sums
 
     def result(self):
         return self.total.reshape(self.out_channels)

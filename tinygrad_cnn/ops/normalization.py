@@ -15,6 +15,8 @@ The work is done on the "rows" view of the data, (N*H*W, C) with channels last: 
 outputs, which are channels-last already. Per-channel sums are then a matrix-vector product
 (ones @ rows) and sums of products an einsum, both single passes over memory.
 """
+import numpy as np
+
 from .. import backend
 from ..autograd import Function, no_grad
 from ..backend import array_module
@@ -38,14 +40,15 @@ class _Rows:
     which are channels-last, no copy is made.
     """
 
-    def __init__(self, shape):
+    def __init__(self, shape, xp):
         self.shape, self.channels = shape, shape[1]
         self.count = 1  # M, the values per channel
         for i, s in enumerate(shape):
             if i != 1:
                 self.count *= s
-        self.r = next((r for r in (32, 16, 8, 4, 2)
-                       if self.channels * r <= _WIDE_ROW_VALUES and self.count % r == 0), 1)
+        # a GPU runs each op as one kernel over all values: side-by-side rows would only add calls
+        self.r = 1 if xp is not np else next((r for r in (32, 16, 8, 4, 2)
+                                              if self.channels * r <= _WIDE_ROW_VALUES and self.count % r == 0), 1)
 
     def wide(self, a):
         rows = array_module(a).moveaxis(a, 1, -1).reshape(-1, self.channels)  # (N, *spatial, C) -> (M, C)
@@ -81,7 +84,7 @@ class BatchNorm(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):
         xp = array_module(x)
-        rows = _Rows(x.shape)
+        rows = _Rows(x.shape, xp)
         x_wide = rows.wide(x)
         dtype = x.dtype.type
         if training:

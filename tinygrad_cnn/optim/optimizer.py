@@ -69,7 +69,7 @@ class Optimizer:
         self.state = {}
         self.param_groups = []
         self._buffers = []     # per parameter group: its FlatBuffers
-        # FlatBuffer -> {state name: flat array whose views are the parameters' state}
+        # FlatBuffer -> {state name: (flat array, the parameters' views of it, which are their state)}
         self._flat_state = weakref.WeakKeyDictionary()
         if isinstance(params, Tensor):
             raise TypeError("params argument given to the optimizer should be an iterable of Tensors "
@@ -204,21 +204,23 @@ class Optimizer:
         numbers, e.g. "step"); each parameter's array state becomes a view of it."""
         if not example:
             return {}
-        flat = self._flat_state.setdefault(buffer, {})
+        flat = self._flat_state.setdefault(buffer, {})  # name -> (flat array, its per-parameter views)
         state = {}
         for key, value in example.items():
             if not hasattr(value, "shape"):
                 state[key] = value
                 continue
-            views = buffer.split(flat[key]) if key in flat else None
-            if views is None or any(self.state[p][key] is not v for p, v in zip(buffer.params, views)):
+            entry = flat.get(key)
+            if entry is None or any(self.state[p][key] is not v for p, v in zip(buffer.params, entry[1])):
+                # state from a per-parameter step or load_state_dict: copied into one flat array
                 xp = backend.module_for_device(buffer.device)
                 with backend.device_context(buffer.device):
-                    flat[key] = xp.empty(buffer.size, dtype=buffer.dtype)
-                for p, view in zip(buffer.params, buffer.split(flat[key])):
+                    array = xp.empty(buffer.size, dtype=buffer.dtype)
+                entry = flat[key] = (array, buffer.split(array))
+                for p, view in zip(buffer.params, entry[1]):
                     view[...] = backend.to_device(self.state[p][key], buffer.device)
                     self.state[p][key] = view
-            state[key] = flat[key]
+            state[key] = entry[0]
         return state
 
     def _share_flat_state(self, buffer, state):
@@ -226,9 +228,9 @@ class Optimizer:
         flat = self._flat_state.setdefault(buffer, {})
         for key, value in state.items():
             if hasattr(value, "shape"):
-                if flat.get(key) is not value:  # created by this update
-                    flat[key] = value
-                    for p, view in zip(buffer.params, buffer.split(value)):
+                if key not in flat or flat[key][0] is not value:  # created by this update
+                    flat[key] = (value, buffer.split(value))
+                    for p, view in zip(buffer.params, flat[key][1]):
                         self.state.setdefault(p, {})[key] = view
             else:
                 for p in buffer.params:
