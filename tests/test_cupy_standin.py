@@ -51,6 +51,13 @@ def test_namespace_has_exactly_cupys_public_names():
     assert public(dir(xp.linalg)) == public(dir(cupy.linalg))
 
 
+def test_ndarray_special_methods_are_cupys():
+    ours = {n for n in dir(xp.ndarray) if n.startswith("__")}
+    theirs = {n for n in dir(cupy.ndarray) if n.startswith("__")}
+    assert ours - theirs == {"__weakref__"}  # CuPy's Cython class supports weak references without it
+    assert theirs - ours == {"__pyx_vtable__"}  # Cython's internal table
+
+
 @pytest.mark.parametrize("name", ["errstate", "seterr", "geterr", "block", "insert", "float128"])
 def test_names_cupy_lacks_raise_attribute_error(name):
     assert hasattr(np, name) and not hasattr(cupy, name)
