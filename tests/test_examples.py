@@ -16,6 +16,7 @@ import pytest
 import tinygrad_cnn as tc
 from tinygrad_cnn import cli
 from tinygrad_cnn import train as train_module
+from helpers import DEVICES
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = os.path.join(REPO, "examples")
@@ -136,8 +137,11 @@ def shapes_run(out, *extra):
             "--no-plots", "--quiet", "--out", str(out), *extra]
 
 
-def test_cli_resume_after_an_interruption_repeats_the_uninterrupted_run(tmp_path, monkeypatch, capsys):
-    assert cli.main(shapes_run(tmp_path / "straight")) == 0
+@pytest.mark.parametrize("device", DEVICES)
+def test_cli_resume_after_an_interruption_repeats_the_uninterrupted_run(tmp_path, monkeypatch, capsys, device):
+    """Also on a GPU, where dropout draws from CuPy's generator: the checkpoint holds its seed."""
+    gpu = [] if device == "cpu" else ["--device", "gpu"]
+    assert cli.main(shapes_run(tmp_path / "straight", *gpu)) == 0
 
     real_train_epoch = train_module.Trainer.train_epoch
     trained, interrupt_at = [], [3]
@@ -149,7 +153,7 @@ def test_cli_resume_after_an_interruption_repeats_the_uninterrupted_run(tmp_path
         return real_train_epoch(self, epoch)
 
     monkeypatch.setattr(train_module.Trainer, "train_epoch", interruptible)
-    assert cli.main(shapes_run(tmp_path / "resumed")) == 130
+    assert cli.main(shapes_run(tmp_path / "resumed", *gpu)) == 130
     err = capsys.readouterr().err
     assert "interrupted; continue with: tinygrad-cnn train --resume " in err
     assert tc.load(tmp_path / "resumed" / "last.npz")["epoch"] == 2

@@ -52,6 +52,8 @@ class _Rows:
 
     def wide(self, a):
         rows = array_module(a).moveaxis(a, 1, -1).reshape(-1, self.channels)  # (N, *spatial, C) -> (M, C)
+        if self.r == 1:
+            return rows
         return rows.reshape(self.count // self.r, self.r * self.channels)     # (M, C) -> (M/r, r*C)
 
     def tile(self, vector):
