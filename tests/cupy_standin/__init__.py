@@ -46,7 +46,7 @@ def load():
     """The stand-in module (built on first use), or None when CuPy is not installed."""
     if "module" not in _state:
         try:
-            import cupy
+            import cupy  # noqa: PLC0415 (CuPy is optional: the stand-in is skipped without it)
         except Exception as exc:  # noqa: BLE001 (ImportError, or a CUDA library failing to load)
             _state["module"], _state["error"] = None, f"{type(exc).__name__}: {exc}"
         else:

@@ -469,4 +469,4 @@ def set_device_object(device):
     _DEVICE[:] = [device]
 
 
-from ._indexing import getitem, setitem
+from ._indexing import getitem, setitem  # noqa: E402 (_indexing imports ndarray from this module)

@@ -87,7 +87,7 @@ class CallSpec:
                 if isinstance(value, (bool, np.bool_)) or not hasattr(type(value), "__index__"):
                     raise TypeError(f"'{type(value).__name__}' object cannot be interpreted as an integer")
             elif type_name == "_ndarray_base" and value is not None:
-                from ._array import ndarray
+                from ._array import ndarray  # noqa: PLC0415 (_array imports this module)
                 if not isinstance(value, ndarray):
                     raise TypeError(f"Argument '{name}' has incorrect type (expected "
                                     f"cupy._core.core._ndarray_base, got {type(value).__name__})")
