@@ -476,3 +476,71 @@ def test_invalid_params_argument():
         optim.SGD([{"params": [p], "lr": -1.0}], lr=0.1)
     with pytest.raises(ValueError, match="non-leaf"):
         optim.SGD([p * 2], lr=0.1)
+
+
+# ---------------------------------------------------------------- RMSprop, Adagrad, Adadelta
+MORE_CASES = [
+    ("RMSprop", dict(lr=0.01)),
+    ("RMSprop", dict(lr=0.02, alpha=0.9, eps=1e-6, weight_decay=0.1, momentum=0.8, centered=True)),
+    ("RMSprop", dict(lr=0.02, momentum=0.5)),
+    ("RMSprop", dict(lr=0.02, centered=True)),
+    ("Adagrad", dict(lr=0.1)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.05, weight_decay=0.1, initial_accumulator_value=0.3, eps=1e-8)),
+    ("Adadelta", dict()),
+    ("Adadelta", dict(lr=0.5, rho=0.8, eps=1e-5, weight_decay=0.1)),
+]
+
+
+def _more_torch_opt(name, params, **kwargs):
+    return getattr(torch.optim, name)(params, foreach=False, **kwargs)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name,kwargs", MORE_CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(MORE_CASES)])
+def test_rmsprop_adagrad_adadelta_match_torch(name, kwargs, dtype, device):
+    """Every step's parameters and, at the end, every state array equal torch.optim's."""
+    arrays, grad_seq = initial_arrays(), gradient_sequence()
+    ours, theirs = make_ours(arrays, dtype, device), make_torch(arrays, dtype)
+    opt, topt = our_opt(name, ours, **kwargs), _more_torch_opt(name, theirs, **kwargs)
+    for key, value in opt.defaults.items():
+        assert topt.defaults[key] == value, key
+    for step, grads in enumerate(grad_seq):
+        set_grads(ours, theirs, grads, dtype, device)
+        opt.step()
+        topt.step()
+        assert_params_close(ours, theirs, dtype, f"step {step}")
+    for p, t in zip(ours, theirs):
+        assert set(opt.state[p]) == set(topt.state[t])
+        assert opt.state[p]["step"] == int(topt.state[t]["step"])
+        for key, value in opt.state[p].items():
+            if key != "step":
+                assert value.dtype == dtype
+                np.testing.assert_allclose(to_numpy(value), to_numpy(topt.state[t][key]), **TIGHT[dtype], err_msg=key)
+
+
+@pytest.mark.parametrize("name", ["RMSprop", "Adagrad", "Adadelta"])
+def test_more_optimizers_defaults_state_dict_and_skipping(name):
+    """Defaults equal torch's; a parameter without a gradient is skipped; a state_dict round
+    trip continues exactly."""
+    arrays, grad_seq = initial_arrays(), gradient_sequence()
+    for step, grads in enumerate(grad_seq):
+        if step % 3 == 0:
+            grads[1] = None
+    ours, theirs = make_ours(arrays, np.float64), make_torch(arrays, np.float64)
+    opt, topt = our_opt(name, ours), _more_torch_opt(name, theirs)
+    run_steps(opt, topt, ours, theirs, grad_seq[:6], np.float64)
+    copy_opt = our_opt(name, ours)
+    copy_opt.load_state_dict(opt.state_dict())
+    run_steps(copy_opt, topt, ours, theirs, grad_seq[6:], np.float64)
+    assert_params_close(ours, theirs, np.float64, name)
+
+
+@pytest.mark.parametrize("name, option, value", [("RMSprop", "alpha", -0.1), ("RMSprop", "momentum", -1),
+                                                 ("Adagrad", "lr_decay", -0.5), ("Adadelta", "rho", 1.5),
+                                                 ("Adadelta", "lr", -1.0)])
+def test_more_optimizers_refuse_bad_options(name, option, value):
+    with pytest.raises(ValueError):
+        _more_torch_opt(name, make_torch(initial_arrays(), np.float64), **{option: value})
+    with pytest.raises(ValueError, match=option):
+        our_opt(name, make_ours(initial_arrays(), np.float64), **{option: value})

@@ -44,6 +44,15 @@ def grad_array(p):
     return g.data if isinstance(g, Tensor) else g
 
 
+def with_weight_decay(xp, data, grad, weight_decay):
+    """grad + weight_decay * data (a new array), or grad itself without weight decay."""
+    if weight_decay == 0:
+        return grad
+    g = xp.multiply(data, weight_decay)
+    g += grad
+    return g
+
+
 def check_non_negative(name, value):
     """Raise ValueError naming `name` unless `value` is a real number >= 0."""
     if not isinstance(value, numbers.Real) or isinstance(value, bool) or not value >= 0:
