@@ -88,7 +88,7 @@ STRUCTURE_ENTRY = "__tinygrad_cnn__"   # npz key of the JSON structure
 _ARRAY_KINDS = "biufc"                 # numpy dtype kinds we store: bool, int, uint, float, complex
 _MAX_INLINE_INT_BITS = 2000            # larger ints are written in hex (str(int) has a digit limit)
 _MAX_ENTRY_NAME = 200
-STALE_TEMPORARY_SECONDS = 10.0         # a temporary file no writer holds is removed after this long
+STALE_TEMPORARY_SECONDS = 5.0          # a temporary file no writer holds is removed after this long
 
 
 class CheckpointError(ValueError):
