@@ -1,7 +1,9 @@
 """Device names, the GPU error messages, seeding, generator states, reads from the device and
 the workspace of large arrays."""
+import gc
 import subprocess
 import sys
+import weakref
 
 import numpy as np
 import pytest
@@ -149,3 +151,35 @@ def test_importing_the_library_changes_nothing_process_wide():
         "print('unchanged')\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "unchanged" in out.stdout, out.stderr
+
+
+def test_a_failed_cupy_import_keeps_no_frame_of_its_first_caller_alive():
+    """The reason a CuPy import failed is kept as a message: an exception object would hold its
+    traceback, and through it the frames (and locals) of whoever asked first, for the whole process."""
+    saved = (backend._cupy, backend._cupy_checked, backend._cupy_import_error, sys.modules.get("cupy", _ABSENT))
+
+    class Big:
+        def __init__(self):
+            self.payload = np.ones(2 ** 20)  # 8 MB
+
+    def first_caller():
+        big = Big()  # referenced by this frame only
+        assert backend.cupy_module() is None
+        return weakref.ref(big)
+
+    sys.modules["cupy"] = None  # `import cupy` raises ImportError
+    backend._cupy, backend._cupy_checked = None, False
+    try:
+        ref = first_caller()
+        gc.collect()
+        assert ref() is None, "the failed import keeps the first caller's frame alive"
+        assert "import of cupy halted" in backend._cupy_import_error
+    finally:
+        backend._cupy, backend._cupy_checked, backend._cupy_import_error = saved[:3]
+        if saved[3] is _ABSENT:
+            del sys.modules["cupy"]
+        else:
+            sys.modules["cupy"] = saved[3]
+
+
+_ABSENT = object()

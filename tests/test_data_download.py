@@ -291,3 +291,37 @@ def test_dataset_download_offline_error(server, tmp_path, monkeypatch):
     message = str(info.value)
     assert url + "train-images-idx3-ubyte.gz" in message and "refused" in message.lower()
     assert str(tmp_path / "MNIST" / "raw") in message
+
+
+def test_extract_tar_merges_into_an_existing_folder(tmp_path):
+    """An archive with MNIST/readme.txt extracted where MNIST/raw/precious.gz exists: both are there after."""
+    out = tmp_path / "out"
+    (out / "MNIST" / "raw").mkdir(parents=True)
+    (out / "MNIST" / "raw" / "precious.gz").write_bytes(b"precious")
+    (out / "MNIST" / "readme.txt").write_bytes(b"old readme")
+    archive = tmp_path / "a.tar.gz"
+    make_tar(archive, [file_member("MNIST/readme.txt", b"new readme"), file_member("MNIST/processed/x.bin", b"x")])
+    assert extract_tar(str(archive), str(out)) == ["MNIST"]
+    assert (out / "MNIST" / "raw" / "precious.gz").read_bytes() == b"precious"      # not written by it: kept
+    assert (out / "MNIST" / "readme.txt").read_bytes() == b"new readme"            # the archive's file replaces
+    assert (out / "MNIST" / "processed" / "x.bin").read_bytes() == b"x"
+    assert sorted(os.listdir(out)) == ["MNIST"]                                     # no staging folder left
+
+
+@pytest.mark.parametrize("existing, member", [("MNIST/raw", "MNIST/raw"), ("MNIST/raw/file", "MNIST/raw/file/x.txt")],
+                         ids=["file-over-a-folder", "folder-over-a-file"])
+def test_extract_tar_refuses_to_replace_a_folder_by_a_file_or_the_reverse(tmp_path, existing, member):
+    out = tmp_path / "out"
+    (out / existing).parent.mkdir(parents=True)
+    if member.startswith(existing + "/"):
+        (out / existing).write_bytes(b"mine")
+    else:
+        (out / existing).mkdir()
+        (out / existing / "precious.gz").write_bytes(b"mine")
+    before = sorted(str(p.relative_to(out)) for p in out.rglob("*"))
+    archive = tmp_path / "a.tar.gz"
+    make_tar(archive, [file_member("MNIST/ok.txt"), file_member(member)])
+    with pytest.raises(ValueError, match="move it away first") as info:
+        extract_tar(str(archive), str(out))
+    assert "a.tar.gz" in str(info.value) and repr(member) in str(info.value)
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == before     # nothing written, nothing deleted

@@ -5,10 +5,16 @@ an interruption repeats the uninterrupted one; bad input gives one clear line an
 CIFAR-10 and MNIST runs use ../shared/data beside the checkout and Fashion-MNIST the Debian
 package's folder; each is skipped when its data is absent.
 """
+import errno
 import json
+import math
 import os
+import shlex
+import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -219,3 +225,142 @@ def test_argument_errors_exit_with_status_2(capsys):
             cli.main(argv)
         assert info.value.code == 2
     assert "must be an integer >= 1" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------- kills, resumes, disks
+def cli_env():
+    return dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+
+
+def test_cli_killed_as_soon_as_last_npz_exists_still_has_its_best_checkpoint(tmp_path, capsys):
+    """The issue's reproduction: SIGKILL the moment last.npz appears, resume, evaluate best.npz."""
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "tinygrad_cnn.cli", "train", "--dataset", "shapes", "--subset",
+                             "64", "--test-subset", "32", "--batch-size", "32", "--epochs", "50", "--quiet",
+                             "--no-plots", "--out", str(out)], env=cli_env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "last.npz").exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.001)
+        proc.kill()                                         # SIGKILL
+    finally:
+        proc.wait(30)
+    assert proc.returncode == -signal.SIGKILL and (out / "last.npz").exists()
+    assert (out / "best.npz").exists()                      # written before last.npz
+    assert cli.main(["train", "--resume", str(out / "last.npz"), "--epochs", "3", "--quiet", "--no-plots"]) == 0
+    assert cli.main(["evaluate", str(out / "best.npz")]) == 0
+    assert "Test accuracy: " in capsys.readouterr().out
+
+
+def cosine_lr(base_lr, t, t_max):
+    """CosineAnnealingLR's closed form (eta_min 0): the lr of the epoch after t steps."""
+    return base_lr * (1 + math.cos(math.pi * t / t_max)) / 2
+
+
+def test_cli_resume_with_more_epochs_replans_the_cosine_schedule(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert cli.main(shapes_run(out, "--schedule", "cosine", "--epochs", "2")) == 0
+    assert tc.load(out / "last.npz")["history"]["lr"] == [0.05, pytest.approx(0.025)]
+    capsys.readouterr()
+    assert cli.main(["train", "--resume", str(out / "last.npz"), "--epochs", "4"]) == 0
+    err = capsys.readouterr().err
+    assert ("note: --epochs 4 re-plans the cosine schedule from 2 to 4 epochs: epoch 3 continues with lr 0.025 "
+            "(the 2-epoch plan had 0)") in err
+    lrs = tc.load(out / "last.npz")["history"]["lr"]
+    # epochs 1-2 ran on the 2-epoch plan; epochs 3-4 follow the 4-epoch plan, as torch's scheduler would
+    torch = pytest.importorskip("torch")
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.05)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=4)
+    torch_lrs = []
+    for _ in range(4):
+        torch_lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs[2:] == pytest.approx(torch_lrs[2:], rel=1e-12)
+    assert lrs == pytest.approx([cosine_lr(0.05, 0, 2), cosine_lr(0.05, 1, 2), cosine_lr(0.05, 2, 4),
+                                 cosine_lr(0.05, 3, 4)], rel=1e-12)
+    assert tc.load(out / "last.npz")["scheduler"]["T_max"] == 4
+
+    assert cli.main(["train", "--resume", str(out / "last.npz"), "--epochs", "4"]) == 0      # same length: no note
+    assert "re-plans" not in capsys.readouterr().err
+
+
+def test_cli_resume_with_more_epochs_replans_the_step_schedule(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert cli.main(shapes_run(out, "--epochs", "3")) == 0        # step: x0.1 after epochs 2 and 2 (60%, 80% of 3)
+    assert tc.load(out / "last.npz")["history"]["lr"] == pytest.approx([0.05, 0.05, 0.005])
+    capsys.readouterr()
+    assert cli.main(["train", "--resume", str(out / "last.npz"), "--epochs", "5"]) == 0   # milestones 3 and 4
+    assert "re-plans the step schedule from 3 to 5 epochs: epoch 4 continues with lr 0.005" in capsys.readouterr().err
+    assert tc.load(out / "last.npz")["history"]["lr"] == pytest.approx([0.05, 0.05, 0.005, 0.005, 0.0005])
+
+
+@pytest.mark.parametrize("make_out, message", [
+    (lambda tmp: (tmp / "a_file").write_text("x") and tmp / "a_file", "--out '{out}' is an existing file, not a folder"),
+    (lambda tmp: (tmp / "a_file").write_text("x") and tmp / "a_file" / "run",
+     "cannot create the output folder --out '{out}': Not a directory"),
+    (lambda tmp: "", "cannot create the output folder --out '': No such file or directory"),
+], ids=["out-is-a-file", "out-below-a-file", "empty-out"])
+def test_cli_unusable_out_gives_one_line_and_status_2(tmp_path, capsys, make_out, message):
+    out = make_out(tmp_path)
+    assert cli.main(shapes_run(out, "--epochs", "1")) == 2
+    err = capsys.readouterr().err
+    assert err == f"tinygrad-cnn train: error: {message.format(out=out)}\n"
+    assert sorted(os.listdir(tmp_path)) == (["a_file"] if out else [])
+
+
+def test_cli_full_disk_gives_one_line_naming_the_file_and_status_2(tmp_path, capsys, monkeypatch):
+    from tinygrad_cnn import serialization  # noqa: PLC0415 (only this test patches it)
+    real_write, calls = serialization._write_npz, []
+
+    def disk_full_from_epoch_2(file, entries):
+        calls.append(1)
+        if len(calls) > 2:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(file, entries)
+
+    monkeypatch.setattr(serialization, "_write_npz", disk_full_from_epoch_2)
+    assert cli.main(shapes_run(tmp_path, "--epochs", "3")) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith(f"tinygrad-cnn train: error: save: cannot write '{tmp_path}{os.sep}")
+    assert err.endswith(".npz': No space left on device\n")
+    history = json.loads((tmp_path / "history.json").read_text())
+    assert history["epoch"] == [1] == list(range(1, tc.load(tmp_path / "last.npz")["epoch"] + 1))
+    assert sorted(os.listdir(tmp_path)) == ["best.npz", "history.csv", "history.json", "last.npz"]
+
+
+def _can_mount_tmpfs():
+    if not sys.platform.startswith("linux") or shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(["unshare", "-rm", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"],
+                           capture_output=True, timeout=30)
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not _can_mount_tmpfs(), reason="cannot mount a tmpfs in a user namespace here")
+def test_cli_on_a_really_full_disk(tmp_path):
+    """A real tmpfs with room for one epoch's two checkpoints: epoch 2 fills it."""
+    probe = tmp_path / "probe"
+    assert cli.main(shapes_run(probe, "--epochs", "1")) == 0
+    checkpoint = os.path.getsize(probe / "last.npz")
+    disk, results = tmp_path / "disk", tmp_path / "results"
+    disk.mkdir()
+    results.mkdir()
+    argv = " ".join(shlex.quote(a) for a in [sys.executable, "-m", "tinygrad_cnn.cli", *shapes_run(disk, "--epochs", "3")])
+    script = (f"mount -t tmpfs -o size={checkpoint * 5 // 2} tmpfs {shlex.quote(str(disk))} || exit 99; "
+              f"{argv} 2> {shlex.quote(str(results / 'stderr'))}; status=$?; "
+              f"ls -a {shlex.quote(str(disk))} > {shlex.quote(str(results / 'listing'))}; "
+              f"cp {shlex.quote(str(disk / 'history.json'))} {shlex.quote(str(disk / 'last.npz'))} "
+              f"{shlex.quote(str(results))}; exit $status")
+    proc = subprocess.run(["unshare", "-rm", "sh", "-c", script], env=cli_env(), capture_output=True, text=True,
+                          timeout=300)
+    err = (results / "stderr").read_text()
+    assert proc.returncode == 2, proc.stdout[-2000:] + err[-2000:]
+    assert err.startswith(f"tinygrad-cnn train: error: save: cannot write '{disk}{os.sep}") and err.count("\n") == 1
+    assert err.endswith(".npz': No space left on device\n")
+    listing = (results / "listing").read_text().split()
+    assert sorted(listing) == [".", "..", "best.npz", "history.csv", "history.json", "last.npz"]   # no temporaries
+    assert json.loads((results / "history.json").read_text())["epoch"] == [1]
+    assert tc.load(results / "last.npz")["epoch"] == 1

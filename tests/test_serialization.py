@@ -4,12 +4,22 @@ Every round trip is compared with the original objects (types, dtypes, shapes, v
 types and order), never with values taken from the implementation.
 """
 import collections
+import importlib.util
+import errno
+import io
 import json
 import math
 import os
 import pathlib
+import signal
 import struct
+import subprocess
+import sys
 import tempfile
+import textwrap
+import threading
+import time
+import tracemalloc
 import zipfile
 
 import numpy as np
@@ -19,6 +29,8 @@ from hypothesis import given, strategies as st
 import tinygrad_cnn as tc
 from tinygrad_cnn import backend, serialization
 from tinygrad_cnn.serialization import CheckpointError
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -501,3 +513,190 @@ def test_load_accepts_pathlike_and_closes_the_file(tmp_path):
     loaded = tc.load(pathlib.PurePath(path))
     os.remove(path)                                   # works only when nothing holds it open (Windows)
     assert_same(loaded, {"w": np.ones(4)})
+
+
+# ------------------------------------------------------------------------------ killed saves, full disks
+def _temporaries(folder, name="ckpt.npz"):
+    return sorted(p for p in os.listdir(folder) if p.startswith(f".{name}.") and p.endswith(".tmp"))
+
+
+def _age(folder, names, seconds=60.0):
+    """Make files look `seconds` old, as the orphans of a save killed a while ago."""
+    then = time.time() - seconds
+    for name in names:
+        os.utime(os.path.join(folder, name), (then, then))
+
+
+_KILLED_SAVE = textwrap.dedent("""
+    import os, signal, sys
+    sys.path.insert(0, {repo!r})
+    import numpy as np
+    import tinygrad_cnn as tc
+    real_write, written = np.lib.format.write_array, []
+    def dying_write(member, array, *args, **kwargs):
+        written.append(1)
+        if len(written) == 2:                     # the first array, after the structure entry
+            member.write(b"partial")
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real_write(member, array, *args, **kwargs)
+    np.lib.format.write_array = dying_write
+    tc.save({{"big": np.ones(100_000)}}, sys.argv[1])
+""")
+
+
+def _killed_save(path):
+    """Run tc.save(path) in a subprocess that SIGKILLs itself in the middle of writing."""
+    script = _KILLED_SAVE.format(repo=REPO)
+    proc = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == -signal.SIGKILL, proc.stdout + proc.stderr
+
+
+@pytest.mark.skipif(importlib.util.find_spec("fcntl") is None, reason="no flock here: stale temporaries are kept")
+def test_temporaries_of_killed_saves_are_removed_by_the_next_save(tmp_path):
+    path, _, _ = _old_file(tmp_path)
+    for _ in range(2):
+        _killed_save(path)
+    orphans = _temporaries(tmp_path)
+    assert len(orphans) == 2                         # each kill left its temporary file
+    assert_same(tc.load(path), {"old": np.arange(100.0)})
+    _age(tmp_path, orphans)
+    tc.save({"new": 1}, path)
+    assert _temporaries(tmp_path) == []              # gone with the next save of the same target
+    assert tc.load(path) == {"new": 1}
+
+
+@pytest.mark.skipif(importlib.util.find_spec("fcntl") is None, reason="no flock here: stale temporaries are kept")
+def test_only_abandoned_old_temporaries_of_the_same_target_are_removed(tmp_path):
+    path, _, _ = _old_file(tmp_path)
+    young, old = tmp_path / ".ckpt.npz.young123.tmp", tmp_path / ".ckpt.npz.old45678.tmp"
+    foreign = [".other.npz.abcdefgh.tmp", ".ckpt.npz.backup.tmp", "ckpt.npz.abcdefgh.tmp"]
+    started, release, errors = threading.Event(), threading.Event(), []
+
+    def slow_writer(file):                            # a live writer, paused mid-write
+        file.write(b"new contents")
+        started.set()
+        release.wait(30)
+
+    def write_in_background():
+        try:
+            serialization.atomic_write(path, slow_writer)
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    writer = threading.Thread(target=write_in_background)
+    writer.start()
+    try:
+        assert started.wait(30)
+        live = _temporaries(tmp_path)
+        assert len(live) == 1
+        for p in [young, old] + [tmp_path / name for name in foreign]:
+            p.write_bytes(b"x")
+        _age(tmp_path, [old.name] + foreign)
+        _age(tmp_path, live)                          # old, but its writer holds the lock
+        removed = serialization.remove_stale_temporaries(path)
+        assert removed == [str(old)]
+        assert sorted(_temporaries(tmp_path)) == sorted(live + [young.name, foreign[1]])
+        for name in foreign:
+            assert (tmp_path / name).exists()
+    finally:
+        release.set()
+        writer.join(30)
+    assert not errors and path.read_bytes() == b"new contents"
+
+
+def test_a_failed_write_names_the_file_and_keeps_the_errno(tmp_path, monkeypatch):
+    path, old_bytes, old_listing = _old_file(tmp_path)
+
+    def full_disk(file, entries):
+        file.write(b"PK\x03\x04 partial")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(serialization, "_write_npz", full_disk)
+    with pytest.raises(OSError) as info:
+        tc.save({"new": np.ones(10)}, path)
+    assert type(info.value) is OSError and info.value.errno == errno.ENOSPC
+    assert str(info.value) == f"[Errno {errno.ENOSPC}] save: cannot write {str(path)!r}: No space left on device"
+    _assert_untouched(tmp_path, path, old_bytes, old_listing)
+
+
+def test_save_to_a_folder_names_the_folder(tmp_path):
+    (tmp_path / "run").mkdir()
+    with pytest.raises(IsADirectoryError) as info:
+        tc.save({"v": 1}, tmp_path / "run")
+    assert str(info.value) == f"[Errno {errno.EISDIR}] save: cannot write {str(tmp_path / 'run')!r}: it is a folder"
+    assert listing(tmp_path) == ["run"] and listing(tmp_path / "run") == []
+
+
+# ------------------------------------------------------------------------------ crafted files
+def _npy_bytes(array, shape=None):
+    """An .npy file for `array`, its header declaring `shape` (default: the array's)."""
+    header = {"descr": np.lib.format.dtype_to_descr(array.dtype), "fortran_order": False,
+              "shape": tuple(array.shape if shape is None else shape)}
+    out = io.BytesIO()
+    np.lib.format.write_array_header_1_0(out, header)
+    return out.getvalue() + array.tobytes()
+
+
+def _crafted_checkpoint(path, entry_bytes, compression=zipfile.ZIP_STORED, shape=(3,)):
+    """A checkpoint whose structure names array 'w' of `shape`, stored as `entry_bytes`
+    (bytes, or an iterable of chunks written one by one)."""
+    structure = {"format": "tinygrad_cnn.checkpoint", "version": 1,
+                 "root": {"dict": [["w", {"array": "w", "dtype": "<f8", "shape": list(shape)}]]}}
+    text = np.frombuffer(json.dumps(structure).encode(), np.uint8)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+        with archive.open("__tinygrad_cnn__.npy", "w") as member:
+            np.lib.format.write_array(member, text, allow_pickle=False)
+        info = zipfile.ZipInfo("w.npy")
+        info.compress_type = compression
+        with archive.open(info, "w", force_zip64=True) as member:
+            for chunk in ([entry_bytes] if isinstance(entry_bytes, bytes) else entry_bytes):
+                member.write(chunk)
+
+
+def _peak_bytes_while(fn):
+    """(what fn raised, peak bytes traced while it ran; numpy reports its arrays to tracemalloc)."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(CheckpointError) as info:
+            fn()
+        return info.value, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_compressed_entry_is_refused_before_it_expands(tmp_path):
+    """A small file whose DEFLATE entry expands to 64 MB: refused, nothing near 64 MB allocated."""
+    n = 8 * 2 ** 20                                   # float64: 64 MiB
+    path = tmp_path / "bomb.npz"
+    chunk = np.zeros(2 ** 20)
+    _crafted_checkpoint(path, [_npy_bytes(np.zeros(0), shape=(n,))] + [chunk.tobytes()] * 8,
+                        compression=zipfile.ZIP_DEFLATED, shape=(n,))
+    assert os.path.getsize(path) < 2 ** 20
+    error, peak = _peak_bytes_while(lambda: tc.load(path))
+    assert "'w' is compressed (DEFLATE)" in str(error) and str(path) in str(error)
+    assert peak < 8 * 2 ** 20, peak
+
+
+def test_an_npy_header_declaring_a_huge_shape_is_refused_before_allocating(tmp_path):
+    path = tmp_path / "huge.npz"
+    _crafted_checkpoint(path, _npy_bytes(np.arange(10.0), shape=(2 ** 27,)), shape=(2 ** 27,))  # 1 GiB declared
+    error, peak = _peak_bytes_while(lambda: tc.load(path))
+    assert "declares shape (134217728,) of dtype float64 (1073741824 bytes)" in str(error)
+    assert "holds 80 bytes" in str(error) and "'w'" in str(error)
+    assert peak < 8 * 2 ** 20, peak
+
+
+def test_entry_sizes_must_fit_in_the_file(tmp_path):
+    path = tmp_path / "sizes.npz"
+    _crafted_checkpoint(path, _npy_bytes(np.arange(3.0)))
+    assert_same(tc.load(path), {"w": np.arange(3.0)})            # the crafted file itself is fine
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        name = archive.getinfo("w.npy").filename.encode()
+    central = data.find(b"PK\x01\x02")               # central directory headers: find w.npy's
+    while data[central + 46:central + 46 + len(name)] != name:
+        central = data.find(b"PK\x01\x02", central + 1)
+        assert central >= 0
+    struct.pack_into("<II", data, central + 20, 2 ** 31, 2 ** 31)  # compressed and uncompressed sizes: 2 GiB
+    path.write_bytes(bytes(data))
+    _assert_load_error(path, "declare", "more than the file's")

@@ -1,20 +1,23 @@
 """The training loop: convergence on Shapes, exact resume from a checkpoint, NaN stop, early
 stopping, atomic checkpoints (a save killed mid-way), history logs, evaluate and predict."""
 import csv
+import errno
 import glob
+import importlib.util
 import json
 import math
 import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
 
 import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
-from tinygrad_cnn import nn, optim
+from tinygrad_cnn import nn, optim, serialization
 from tinygrad_cnn.data import DataLoader, Shapes
 from tinygrad_cnn.data import transforms as T
 from tinygrad_cnn.serialization import CheckpointError
@@ -301,7 +304,7 @@ def test_checkpoint_save_killed_midway_leaves_the_previous_checkpoint_loadable(t
     """)
     proc = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == -9, proc.stdout + proc.stderr
-    assert glob.glob(str(tmp_path / ".last.npz.*.tmp")), "the kill should have hit a save in progress"
+    assert glob.glob(str(tmp_path / ".*.npz.*.tmp")), "the kill should have hit a save in progress"
     state = load_checkpoint(tmp_path / "last.npz")
     assert state["epoch"] == 1
     model, opt, sched, train, val = make_run(n_train=64)
@@ -366,3 +369,109 @@ def test_evaluate_and_predict_use_eval_mode_and_restore_it():
         logits = model(tc.tensor(Shapes(200, train=False, size=16).data.astype(np.float32) / 255))
     np.testing.assert_array_equal(preds, logits.numpy().argmax(axis=1))   # eval mode: no dropout, running stats
     assert not model.training
+
+
+# ----------------------------------------------------------------------------------- kills, full disks
+_KILLED_BETWEEN_SAVES = textwrap.dedent("""
+    import os, signal, sys
+    sys.path.insert(0, {repo!r}); sys.path.insert(0, {tests!r})
+    from test_train import make_run
+    from tinygrad_cnn import train
+    from tinygrad_cnn.train import fit, ModelCheckpoint
+    real_save, saves = train.save, []
+    def save_then_die(obj, path):
+        real_save(obj, path)
+        saves.append(os.path.basename(path))
+        if len(saves) == int(sys.argv[2]):       # SIGKILL right after this file is in place
+            print(saves, flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)
+    train.save = save_then_die
+    model, opt, sched, train_loader, val = make_run(n_train=64)
+    fit(model, train_loader, opt, 3, val_loader=val, scheduler=sched, callbacks=[ModelCheckpoint(sys.argv[1])],
+        verbose=False)
+""")
+
+
+@pytest.mark.parametrize("kill_after", [1, 2])
+def test_a_kill_between_the_two_saves_never_leaves_last_naming_a_missing_best(tmp_path, kill_after):
+    """SIGKILL after the first or second checkpoint file of epoch 1: whatever is on disk, a
+    last.npz that names a best epoch comes with its best.npz."""
+    script = _KILLED_BETWEEN_SAVES.format(repo=REPO, tests=os.path.join(REPO, "tests"))
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path), str(kill_after)], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == -9, proc.stdout + proc.stderr
+    assert "best.npz" in proc.stdout                     # epoch 1 always improves: best.npz is one of the saves
+    if (tmp_path / "last.npz").exists():
+        state = load_checkpoint(tmp_path / "last.npz")
+        assert state["callbacks"]["ModelCheckpoint"]["best_epoch"] == 1
+        assert load_checkpoint(tmp_path / "best.npz")["epoch"] == 1
+    assert (tmp_path / "best.npz").exists()
+
+
+def test_resume_writes_a_missing_best_checkpoint_again(tmp_path, capsys):
+    """A run killed between the saves by an older version (last.npz written, best.npz not):
+    the resume writes best.npz from the resumed state when that state is the best epoch."""
+    model, opt, sched, train, val = make_run(n_train=64)
+    fit(model, train, opt, 1, val_loader=val, scheduler=sched, callbacks=[ModelCheckpoint(tmp_path)], verbose=False)
+    expected = tc.load(tmp_path / "best.npz")["model"]
+    os.remove(tmp_path / "best.npz")
+    model, opt, sched, train, val = make_run(n_train=64)
+    fit(model, train, opt, 1, val_loader=val, scheduler=sched, callbacks=[ModelCheckpoint(tmp_path)],
+        resume=tmp_path / "last.npz", verbose=False)                   # nothing left to train
+    restored = load_checkpoint(tmp_path / "best.npz")
+    assert restored["epoch"] == 1
+    for key, value in expected.items():
+        np.testing.assert_array_equal(restored["model"][key], value, err_msg=key)
+
+    # a best epoch further back cannot be rebuilt: said so, and the next epoch writes a new best.npz
+    model, opt, sched, train, val = make_run(n_train=64)
+    fit(model, train, opt, 2, val_loader=val, scheduler=sched, callbacks=[ModelCheckpoint(tmp_path)],
+        resume=tmp_path / "last.npz", verbose=False)
+    os.remove(tmp_path / "best.npz")
+    state = tc.load(tmp_path / "last.npz")
+    state["callbacks"]["ModelCheckpoint"]["best_epoch"] = 1                # best at epoch 1, last at epoch 2
+    tc.save(state, tmp_path / "last.npz")
+    capsys.readouterr()
+    model, opt, sched, train, val = make_run(n_train=64)
+    fit(model, train, opt, 3, val_loader=val, scheduler=sched, callbacks=[ModelCheckpoint(tmp_path)],
+        resume=tmp_path / "last.npz", verbose=False)
+    assert "best.npz (epoch 1) is missing and cannot be rebuilt; the next epoch writes a new one" in capsys.readouterr().err
+    assert load_checkpoint(tmp_path / "best.npz")["epoch"] == 3
+
+
+@pytest.mark.skipif(importlib.util.find_spec("fcntl") is None, reason="no flock here: stale temporaries are kept")
+def test_resume_removes_the_temporaries_of_killed_checkpoint_saves(tmp_path):
+    model, opt, sched, train, val = make_run(n_train=32)
+    fit(model, train, opt, 1, callbacks=[ModelCheckpoint(tmp_path)], verbose=False)
+    orphans = [tmp_path / ".last.npz.k1ll3d00.tmp", tmp_path / ".best.npz.k1ll3d01.tmp"]
+    then = time.time() - 60
+    for orphan in orphans:
+        orphan.write_bytes(b"PK\x03\x04 partial checkpoint")
+        os.utime(orphan, (then, then))
+    model, opt, sched, train, val = make_run(n_train=32)
+    fit(model, train, opt, 1, callbacks=[ModelCheckpoint(tmp_path)], resume=tmp_path / "last.npz", verbose=False)
+    assert not any(orphan.exists() for orphan in orphans)
+
+
+def test_history_never_lists_an_epoch_whose_checkpoint_failed(tmp_path, monkeypatch):
+    """A full disk in epoch 2: the error names the file, history.csv and last.npz both end at epoch 1."""
+    real_write, calls = serialization._write_npz, []
+
+    def disk_full_from_epoch_2(file, entries):
+        calls.append(1)
+        if len(calls) > 2:                                 # epoch 1 wrote best.npz and last.npz
+            file.write(b"PK\x03\x04 partial")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(file, entries)
+
+    monkeypatch.setattr(serialization, "_write_npz", disk_full_from_epoch_2)
+    model, opt, sched, train, val = make_run(n_train=64)
+    log = tmp_path / "history.csv"
+    with pytest.raises(OSError, match=r"save: cannot write '.*(best|last)\.npz': No space left on device") as info:
+        fit(model, train, opt, 3, val_loader=val, scheduler=sched, verbose=False,
+            callbacks=[HistoryLogger(log), ModelCheckpoint(tmp_path)])
+    assert info.value.errno == errno.ENOSPC
+    with open(log, newline="") as f:
+        assert [int(r["epoch"]) for r in csv.DictReader(f)] == [1]
+    assert load_checkpoint(tmp_path / "last.npz")["epoch"] == 1
+    assert sorted(os.listdir(tmp_path)) == ["best.npz", "history.csv", "last.npz"]   # no temporary file left

@@ -14,6 +14,7 @@ gradient. Broadcasting is undone here, once, for every op: an op may return a gr
 of the broadcast shape and the engine sums it down to the input's shape.
 """
 import heapq
+import inspect
 import itertools
 import threading
 import weakref
@@ -127,6 +128,9 @@ class Function:
         """Run the op on Tensors (None allowed for optional inputs) and record it for backward."""
         from .tensor import Tensor  # noqa: PLC0415 (tensor.py imports this module)
 
+        for position, t in enumerate(inputs):
+            if t is not None and not isinstance(t, Tensor):
+                raise _not_a_tensor(cls, position, t)
         arrays = [t.data if t is not None else None for t in inputs]
         device = _common_device(cls, inputs)
         record = is_grad_enabled() and any(t is not None and t.requires_grad for t in inputs)
@@ -141,6 +145,19 @@ class Function:
             result.requires_grad = True
             result._node = Node(cls, ctx, inputs, result)
         return result
+
+
+def _not_a_tensor(function, position, value):
+    """TypeError for an op input that is not a Tensor, naming the op, the argument and its type."""
+    try:  # the argument's name from forward(ctx, *arrays, ...), on this error path only
+        names = list(inspect.signature(function.forward).parameters)[1:]
+    except (TypeError, ValueError):
+        names = []
+    name = f"'{names[position]}' " if position < len(names) else ""
+    kind = type(value).__module__ + "." + type(value).__qualname__ if type(value).__module__ != "builtins" \
+        else type(value).__qualname__
+    return TypeError(f"{function.op_name()}: argument {name}(position {position + 1}) must be a Tensor, not {kind} "
+                     f"(wrap it with tc.tensor(...))")
 
 
 def _common_device(function, inputs):

@@ -8,8 +8,13 @@
 
 `main(argv)` returns the exit status: 0 on success, 1 when training diverged (NaN loss), 2 for
 bad input (an unknown model or dataset, missing data, a resume path that is not a
-checkpoint), 130 when interrupted. Bad input is reported in one line on stderr, without a
-traceback.
+checkpoint, an `--out` that is a file or cannot be created) and for output files that cannot
+be written (a full disk, no permission), 130 when interrupted. Bad input is reported in one
+line on stderr, without a traceback; a failed write names its file.
+
+`train --resume` with another `--epochs` plans the step and cosine schedules (whose milestones
+and period follow the number of epochs) again for the new length, as if the run had been
+started with it, and says so in one line: the epochs already trained keep the lrs they had.
 
 A training run writes into `--out`: last.npz (after every epoch) and best.npz (best
 validation accuracy) — full checkpoints for `--resume`, `evaluate` and `visualize` — the
@@ -35,7 +40,7 @@ from .data.download import DownloadError
 from .errors import DeviceError
 from .ops.conv import conv1d
 from .ops.loss import cross_entropy
-from .serialization import CheckpointError
+from .serialization import CheckpointError, atomic_write
 from .tensor import Tensor
 from .train import EarlyStopping, HistoryLogger, ModelCheckpoint, TrainingDiverged, fit, load_checkpoint, predict
 
@@ -110,7 +115,7 @@ def load_split(spec, cfg, train):
     try:
         dataset = spec.load(cfg["data_dir"], train, cfg["download"], cfg)
     except (FileNotFoundError, DownloadError) as exc:
-        raise CliError(f"{exc}\n(give the data folder with --data-dir, {SHARED_DATA_HINT}; "
+        raise CliError(f"{exc} (give the data folder with --data-dir, {SHARED_DATA_HINT}; "
                        "or pass --download)") from None
     except ValueError as exc:  # a damaged file
         raise CliError(str(exc)) from None
@@ -324,6 +329,28 @@ def _make_scheduler(cfg, opt):
     return None
 
 
+def _replan_schedule(cfg, old_epochs, state):
+    """On a resume given another --epochs: plan the step or cosine schedule again for the new
+    length, as if the run had been started with it, by rewriting the scheduler state and the
+    optimizer's lrs in the checkpoint `state`; print one line saying so. The epochs already
+    trained keep the lrs they had (the history records them)."""
+    done, epochs = int(state["epoch"]), cfg["epochs"]
+    if cfg["schedule"] not in ("step", "cosine") or epochs == old_epochs or done >= epochs:
+        return
+    probe = _make_optimizer(cfg, [nn.Parameter(np.zeros(1, dtype=np.float32))])
+    sched = _make_scheduler(cfg, probe)
+    for _ in range(done):  # where a run of `epochs` epochs stands after `done` of them
+        sched.step()
+    lr = probe.param_groups[0]["lr"]
+    old_lr = state["optimizer"]["param_groups"][0]["lr"]
+    state["scheduler"] = sched.state_dict()
+    for group in state["optimizer"]["param_groups"]:
+        group["lr"] = lr
+    print(f"note: --epochs {epochs} re-plans the {cfg['schedule']} schedule from {old_epochs} to {epochs} "
+          f"epochs: epoch {done + 1} continues with lr {lr:g} (the {old_epochs}-epoch plan had {old_lr:g})",
+          file=sys.stderr)
+
+
 def _model_info(cfg, spec, classes):
     return {"name": cfg["model"], "num_classes": len(classes), "in_channels": spec.channels,
             "image_size": spec.size(cfg)}
@@ -344,9 +371,20 @@ def _test_report(model, loader, classes, device):
 
 
 def _write_json(path, data):
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=1)
-        f.write("\n")
+    text = json.dumps(data, indent=1) + "\n"
+    atomic_write(path, lambda f: f.write(text), binary=False, op="metrics")
+
+
+def _make_out_dir(path, flag="--out"):
+    """Create the output folder `path` (CliError naming it when it is a file or cannot be made)."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise CliError(f"{flag} {path!r} is an existing file, not a folder")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"cannot create the output folder {flag} {path!r}: {exc.strerror or exc}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise CliError(f"cannot write into the output folder {flag} {path!r}: permission denied")
 
 
 def _first_conv(model):
@@ -371,9 +409,7 @@ def cmd_train(args):
         cfg = resolve_train_config(args)
     spec = dataset_spec(cfg["dataset"])
     device = _device(cfg["device"])
-    os.makedirs(cfg["out"], exist_ok=True)
 
-    args.run_out = cfg["out"]  # for the interruption message
     backend.manual_seed(cfg["seed"])
     train_set = load_split(spec, cfg, train=True)
     test_set = load_split(spec, cfg, train=False)
@@ -384,6 +420,8 @@ def cmd_train(args):
         if n_val >= len(train_set):
             raise CliError(f"--val-split {cfg['val_split']} leaves no training images of {len(train_set)}")
         train_set, val_set = random_split(train_set, [len(train_set) - n_val, n_val], seed=cfg["seed"])
+    _make_out_dir(cfg["out"])  # once the input is known to be good: a failed start leaves no folder behind
+    args.run_out = cfg["out"]  # for the interruption message
 
     normalize = _normalize(spec)
     train_transform = T.Compose(spec.augmentation(cfg) + [normalize]) if cfg["augment"] else normalize
@@ -397,6 +435,8 @@ def cmd_train(args):
     model = build_model(cfg["model"], len(classes), spec.channels, spec.size(cfg)).to(device)
     opt = _make_optimizer(cfg, model.parameters())
     sched = _make_scheduler(cfg, opt)
+    if state is not None:
+        _replan_schedule(cfg, saved["epochs"], state)
     loss_fn = cross_entropy
     if cfg["label_smoothing"] > 0:
         loss_fn = functools.partial(cross_entropy, label_smoothing=cfg["label_smoothing"])
@@ -465,13 +505,14 @@ def _restore(args, what):
 
 def cmd_evaluate(args):
     """Print the test accuracy and per-class report of a checkpoint; optionally write them."""
+    if args.out is not None:
+        _make_out_dir(args.out)
     model, cfg, spec, classes, loader, device, state = _restore(args, "evaluate")
     accuracy, cm, report, text, n = _test_report(model, loader, classes, device)
     print(f"{type(model).__name__} from {args.checkpoint} (epoch {state['epoch']}) on the {spec.name} test set")
     print(text)
     print(f"Test accuracy: {accuracy:.4f} ({n} images)")
     if args.out is not None:
-        os.makedirs(args.out, exist_ok=True)
         _write_json(os.path.join(args.out, "metrics.json"),
                     {"test_accuracy": accuracy, "test_images": n, "epoch": state["epoch"], "report": report,
                      "confusion_matrix": cm.tolist(), "classes": classes})
@@ -484,7 +525,7 @@ def cmd_visualize(args):
     augmentations and the autograd graph of one forward pass."""
     model, cfg, spec, classes, loader, device, state = _restore(args, "visualize")
     out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "plots")
-    os.makedirs(out, exist_ok=True)
+    _make_out_dir(out)
     dataset = loader.dataset
     if args.image_index >= len(dataset):
         raise CliError(f"--image-index {args.image_index} is out of range: the test set has {len(dataset)} images")
@@ -551,7 +592,7 @@ def cmd_kernels(args):
     found = int(np.argmax(np.abs(smoothed_derivative[inner]))) + inner.start
     print(f"  the derivative of the smoothed signal peaks at sample {found} (the step is at {step_at})")
 
-    os.makedirs(args.out, exist_ok=True)
+    _make_out_dir(args.out)
     fig = viz.new_figure(10, 6)  # saved at viz's resolution
     top, bottom = fig.subplots(2, 1, sharex=True)
     top.plot(noisy, color="0.7", lw=0.8, label="noisy signal")
@@ -591,11 +632,22 @@ def _run(args):
     except TrainingDiverged as exc:
         print(f"tinygrad-cnn train: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # an output file that cannot be written: a full disk, no permission
+        print(f"tinygrad-cnn {args.command}: error: {_os_error_text(exc)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         out = getattr(args, "run_out", None)
         hint = f"; continue with: tinygrad-cnn train --resume {os.path.join(out, 'last.npz')}" if out else ""
         print(f"\ninterrupted{hint}", file=sys.stderr)
         return 130
+
+
+def _os_error_text(exc):
+    """One line for an OSError, naming its file: "save: cannot write 'x': No space left on device"."""
+    text = exc.strerror if exc.strerror and len(exc.args) > 1 else str(exc)
+    if exc.filename is not None and os.fspath(exc.filename) not in text:
+        text = f"{os.fspath(exc.filename)!r}: {text}"
+    return text
 
 
 def main(argv=None):

@@ -39,27 +39,46 @@ File format (version 1): an ordinary uncompressed `.npz` archive, as `np.savez` 
       | {"array": ENTRY, "dtype": "<f4", "shape": [3, 3]}   (ENTRY: the entry name, no .npy)
       | {"scalar": ENTRY, "dtype": "<i8"}                   (a numpy scalar, kept as a 0-d array)
 
-Saving is atomic: the archive is written to a temporary file in the target's folder, flushed
-and fsync'ed, then moved over the target with `os.replace` (and the folder fsync'ed where the
-OS allows), so a crash or an error mid-save leaves the previous file intact and no temporary
-file behind. The path is written exactly as given (no `.npz` is appended); a symbolic link is
-followed, so the file it points to is replaced.
+Saving is atomic: the archive is written to a temporary file `.NAME.xxxxxxxx.tmp` in the
+target's folder, flushed and fsync'ed, then moved over the target with `os.replace` (and the
+folder fsync'ed where the OS allows), so a crash or an error mid-save leaves the previous file
+intact. An error (a full disk, an interrupt) also removes the temporary file, and an OSError
+names the target and keeps its type and errno ("[Errno 28] save: cannot write 'runs/last.npz':
+No space left on device"). A process killed mid-save (SIGKILL, power loss) cannot clean up: its
+temporary file stays behind, and the next save of the same target removes it. A writer holds
+an `fcntl.flock` on its temporary file until the file is in place, and a save removes only the
+temporaries of its own target that no live writer holds and that are older than
+`STALE_TEMPORARY_SECONDS` (where fcntl is missing, e.g. on Windows, none are removed). The path
+is written exactly as given (no `.npz` is appended); a symbolic link is followed, so the file
+it points to is replaced; a folder is refused (IsADirectoryError).
 
 Loading reads every array into memory and closes the file. A missing file raises
 FileNotFoundError; a file that is truncated, corrupted or not a tinygrad_cnn checkpoint raises
-CheckpointError (a ValueError) whose message names the file and what is wrong.
+CheckpointError (a ValueError) whose message names the file and what is wrong. Loading never
+allocates more than the file holds: compressed (DEFLATE) entries are refused, the entries'
+declared sizes must fit in the file, and a `.npy` header's shape times its itemsize must match
+the bytes of its entry before anything is read.
 """
 import collections
+import errno
 import json
+import math
 import os
+import re
 import stat
 import tempfile
+import time
 import zipfile
 
 import numpy as np
 
 from . import backend
 from .tensor import Tensor
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock, so stale temporaries are never removed
+    fcntl = None
 
 __all__ = ["save", "load", "CheckpointError", "FORMAT_NAME", "FORMAT_VERSION"]
 
@@ -69,6 +88,7 @@ STRUCTURE_ENTRY = "__tinygrad_cnn__"   # npz key of the JSON structure
 _ARRAY_KINDS = "biufc"                 # numpy dtype kinds we store: bool, int, uint, float, complex
 _MAX_INLINE_INT_BITS = 2000            # larger ints are written in hex (str(int) has a digit limit)
 _MAX_ENTRY_NAME = 200
+STALE_TEMPORARY_SECONDS = 5.0          # a temporary file no writer holds is removed after this long
 
 
 class CheckpointError(ValueError):
@@ -235,30 +255,122 @@ def _fsync_folder(folder):
         os.close(fd)
 
 
+def _temporary_pattern(target):
+    """The names tempfile.mkstemp gives the temporaries of `target`: .NAME.<8 random chars>.tmp"""
+    return re.compile(re.escape("." + os.path.basename(target) + ".") + r"[a-z0-9_]{8}\.tmp")
+
+
+def remove_stale_temporaries(path):
+    """Remove the temporary files that saves of `path` left behind when their process was killed.
+
+    Only files named like this target's temporaries (`.NAME.xxxxxxxx.tmp` in its folder) are
+    candidates, and one is removed only when no live writer holds its flock and it is older
+    than STALE_TEMPORARY_SECONDS (a writer takes the lock right after creating the file).
+    Returns the paths removed; removes nothing where fcntl is unavailable.
+    """
+    if fcntl is None:
+        return []
+    target = os.path.realpath(os.fspath(path))
+    folder = os.path.dirname(target)
+    pattern = _temporary_pattern(target)
+    try:
+        names = [name for name in os.listdir(folder) if pattern.fullmatch(name)]
+    except OSError:
+        return []
+    removed = []
+    for name in names:
+        candidate = os.path.join(folder, name)
+        if _remove_if_abandoned(candidate):
+            removed.append(candidate)
+    return removed
+
+
+def _remove_if_abandoned(path):
+    """Unlink the regular file `path` if no process holds its flock and it is old enough."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return False
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or time.time() - info.st_mtime < STALE_TEMPORARY_SECONDS:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False  # a live writer holds it
+        try:  # the name may have been renamed over its target meanwhile: unlink only that same file
+            if os.stat(path, follow_symlinks=False).st_ino != info.st_ino:
+                return False
+            os.unlink(path)
+        except OSError:
+            return False
+        return True
+    finally:
+        os.close(fd)
+
+
+def _lock(file):
+    """Hold an flock on the temporary `file` until it is closed, so that cleaners leave it alone.
+    Best effort: where locks are not supported (some network file systems) a cleaner cannot
+    take the lock either, so it removes nothing."""
+    if fcntl is None:
+        return
+    try:
+        fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        pass
+
+
+def _named_error(exc, op, shown):
+    """`exc` (an OSError) again, same type and errno, its strerror naming the file:
+    "[Errno 28] save: cannot write 'runs/last.npz': No space left on device"."""
+    message = f"{op}: cannot write {shown!r}: {exc.strerror or exc}"
+    try:
+        return type(exc)(exc.errno, message) if exc.errno is not None else type(exc)(message)
+    except Exception:  # an OSError subclass with a constructor of its own
+        return OSError(exc.errno, message)
+
+
 def atomic_write(path, write, binary=True, op="save"):
     """Create or replace the file `path` atomically: `write(file)` fills a temporary file in
     the same folder, which is flushed, fsynced and renamed over `path` with os.replace. On any
-    error the temporary file is removed and the old file (if any) is untouched. `op` names the
-    caller in the error for a missing folder.
+    error the temporary file is removed and the old file (if any) is untouched; an OSError is
+    raised again with a message naming `path` (same type and errno). `op` names the caller in
+    the messages. Temporaries of `path` left by killed writers are removed first (see
+    remove_stale_temporaries); this writer holds an flock on its own until it is in place.
     """
-    target = os.path.realpath(os.fspath(path))
+    shown = os.fspath(path)
+    target = os.path.realpath(shown)
     folder = os.path.dirname(target)
     if not os.path.isdir(folder):
-        raise FileNotFoundError(f"{op}: cannot write {os.fspath(path)!r}: folder {folder!r} does not exist")
+        raise FileNotFoundError(errno.ENOENT, f"{op}: cannot write {shown!r}: folder {folder!r} does not exist")
+    if os.path.isdir(target):
+        raise IsADirectoryError(errno.EISDIR, f"{op}: cannot write {shown!r}: it is a folder")
+    remove_stale_temporaries(target)
     mode = _new_file_mode(target)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(target) + ".", suffix=".tmp", dir=folder)
     try:
-        with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="") as file:
+        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(target) + ".", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise _named_error(exc, op, shown) from None
+    try:
+        file = os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="")
+        with file:
+            _lock(file)
             write(file)
             file.flush()
             os.fsync(file.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
+            os.chmod(tmp, mode)
+            if fcntl is None:
+                file.close()  # Windows cannot rename an open file
+            os.replace(tmp, target)
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(exc, OSError):
+            raise _named_error(exc, op, shown) from exc
         raise
     _fsync_folder(folder)
 
@@ -341,7 +453,7 @@ class _Decoder:
         if not isinstance(name, str) or name not in self.arrays:
             raise self.fail(f"array entry {name!r} is missing from the archive", path)
         array = self.arrays[name]
-        if not isinstance(array, np.ndarray):
+        if not isinstance(array, np.ndarray):  # a _NotNpy
             raise self.fail(f"archive entry {name!r} is not a .npy array", path)
         if array.dtype.str != node.get("dtype"):
             raise self.fail(f"array {name!r} has dtype {array.dtype.str}, "
@@ -382,11 +494,16 @@ def _explain(exc):
     return f"{type(exc).__name__}: {exc}"
 
 
+class _NotNpy:
+    """Stands for an archive entry that is not a `.npy` array (the decoder refuses it if used)."""
+
+
 def _read_archive(file, describe):
     """(parsed structure JSON, dict of entry name -> array) from the open file, all in memory.
 
     Any failure of numpy, zipfile or json on a damaged or foreign file becomes one
-    CheckpointError that names the file (`describe` words its message).
+    CheckpointError that names the file (`describe` words its message). Sizes are checked
+    before anything is allocated (see _check_sizes and _read_npy).
     """
     signature = file.read(6)
     file.seek(0)
@@ -397,33 +514,82 @@ def _read_archive(file, describe):
     if not signature.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         raise CheckpointError(describe("not an .npz archive (the file does not start with a zip signature)"))
     try:
-        archive = np.load(file, allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise TypeError(f"np.load returned {type(archive).__name__}")
+        archive = zipfile.ZipFile(file)
     except Exception as exc:
         raise CheckpointError(describe(f"a damaged or truncated .npz archive ({_explain(exc)})")) from None
     with archive:
-        names = archive.files
-        if STRUCTURE_ENTRY not in names:
+        infos = {}  # entry name (np.load's: without ".npy") -> ZipInfo
+        for info in archive.infolist():
+            name = info.filename[:-len(".npy")] if info.filename.endswith(".npy") else info.filename
+            infos.setdefault(name, info)
+        _check_sizes(infos, os.fstat(file.fileno()).st_size, describe)
+        if STRUCTURE_ENTRY not in infos:
+            names = list(infos)
             listed = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
             raise CheckpointError(describe(f"an .npz archive without the {STRUCTURE_ENTRY!r} entry "
                                            f"(entries: {listed})"))
         try:
-            entry = archive[STRUCTURE_ENTRY]
+            entry = _read_npy(archive, infos[STRUCTURE_ENTRY])
             if not (isinstance(entry, np.ndarray) and entry.dtype == np.uint8 and entry.ndim == 1):
                 raise ValueError("it is not a 1-d uint8 array")
             header = json.loads(entry.tobytes().decode("utf-8"))
         except Exception as exc:
             raise CheckpointError(describe(f"damaged structure entry ({_explain(exc)})")) from None
         arrays = {}
-        for name in names:
+        for name, info in infos.items():
             if name != STRUCTURE_ENTRY:
                 try:
-                    arrays[name] = archive[name]
+                    arrays[name] = _read_npy(archive, info)
                 except Exception as exc:
                     what = f"array entry {name!r} is damaged ({_explain(exc)})"
                     raise CheckpointError(describe(what)) from None
     return header, arrays
+
+
+def _check_sizes(infos, file_size, describe):
+    """Refuse compressed entries and entries whose declared sizes do not fit in the file, so
+    that reading them can never allocate more than the file holds (no zip bombs)."""
+    total = 0
+    for name, info in infos.items():
+        if info.compress_type != zipfile.ZIP_STORED:
+            method = {zipfile.ZIP_DEFLATED: "DEFLATE", zipfile.ZIP_BZIP2: "BZIP2",
+                      zipfile.ZIP_LZMA: "LZMA"}.get(info.compress_type, f"method {info.compress_type}")
+            raise CheckpointError(describe(f"entry {name!r} is compressed ({method}); checkpoints are stored "
+                                           "uncompressed (np.savez, not np.savez_compressed)"))
+        if info.file_size != info.compress_size:
+            raise CheckpointError(describe(f"entry {name!r} declares {info.file_size} bytes but stores "
+                                           f"{info.compress_size}"))
+        total += info.compress_size
+    if total > file_size:
+        raise CheckpointError(describe(f"its entries declare {total} bytes in all, more than the file's "
+                                       f"{file_size} bytes"))
+
+
+def _read_npy(archive, info):
+    """The `.npy` entry `info` of `archive` as an array, after checking that its header's shape
+    times itemsize is exactly the entry's data size (so a crafted header cannot make us
+    allocate more than the file holds). Other entries give a _NotNpy."""
+    if not info.filename.endswith(".npy"):
+        return _NotNpy()
+    with archive.open(info) as member:
+        version = np.lib.format.read_magic(member)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+        else:
+            raise ValueError(f".npy format version {version[0]}.{version[1]} is not supported")
+        if dtype.hasobject:
+            raise ValueError(f"it holds Python objects (dtype {dtype}), which are never loaded")
+        if any(not isinstance(n, int) or n < 0 for n in shape):
+            raise ValueError(f"bad shape {shape} in its header")
+        needed = math.prod(shape) * dtype.itemsize
+        stored = info.file_size - member.tell()
+        if needed != stored:
+            raise ValueError(f"its header declares shape {shape} of dtype {dtype} ({needed} bytes), "
+                             f"but the entry holds {stored} bytes of data")
+        member.seek(0)
+        return np.lib.format.read_array(member, allow_pickle=False)
 
 
 def _check_header(header, describe):

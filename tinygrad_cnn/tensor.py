@@ -3,10 +3,13 @@
 Operators and methods only call ops from `tinygrad_cnn.ops`; all differentiation lives there
 and in the engine (`autograd.py`).
 """
+import numbers
+
 import numpy as np
 
 from . import backend
 from .autograd import is_grad_enabled, run_backward
+from .errors import ShapeError
 
 float32 = np.dtype("float32")
 float64 = np.dtype("float64")
@@ -35,7 +38,10 @@ def _to_array(data, dtype, device):
     if backend.is_gpu_array(data) or isinstance(data, (np.ndarray, np.generic)):
         array = np.asarray(data) if isinstance(data, np.generic) else data  # numpy values keep their dtype
     else:
-        array = np.asarray(data)
+        try:
+            array = np.asarray(data)
+        except ValueError:  # nested lists of different lengths
+            raise ValueError(f"tensor: {_ragged_text(data)}") from None
         if dtype is None and array.dtype == np.float64:
             array = array.astype(_DEFAULT_FLOAT)  # Python floats become float32, as in PyTorch
         elif array.dtype.kind not in "biuf":
@@ -44,6 +50,24 @@ def _to_array(data, dtype, device):
     array = backend.to_device(array, device)
     xp = backend.array_module(array)
     return xp.array(array, dtype=dtype, copy=True)
+
+
+def _ragged_text(data):
+    """Where nested lists stop being rectangular, in PyTorch's words: 'expected a sequence of
+    length 2 at dim 1 (got 1)' (the sequences at depth `dim` differ in length)."""
+    level, dim = [data], 0
+    while level:
+        sequences = [item for item in level if isinstance(item, (list, tuple))]
+        if not sequences:
+            break
+        if len(sequences) != len(level):
+            return f"expected a sequence at dim {dim} for every element (got a mix of sequences and scalars)"
+        length = len(sequences[0])
+        for sequence in sequences:
+            if len(sequence) != length:
+                return f"expected a sequence of length {length} at dim {dim} (got {len(sequence)})"
+        level, dim = [item for sequence in sequences for item in sequence], dim + 1
+    return "the nested sequences do not form a rectangular array"
 
 
 class Tensor:
@@ -456,9 +480,17 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     return Tensor(data, requires_grad=requires_grad, device=device, dtype=dtype)
 
 
-def _shape_arg(shape):
+def _shape_arg(shape, op):
+    """The shape given to creation function `op` as separate ints or one tuple/list, checked:
+    TypeError for a size that is not an int, ShapeError (a RuntimeError, as PyTorch) for a
+    negative one, each naming the op and the shape."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
+    for size in shape:
+        if isinstance(size, bool) or not isinstance(size, numbers.Integral):
+            raise TypeError(f"{op}: the shape must be ints, got {type(size).__name__} {size!r} in {tuple(shape)}")
+        if size < 0:
+            raise ShapeError(f"{op}: negative dimension {size} in shape {tuple(int(n) for n in shape)}")
     return tuple(int(s) for s in shape)
 
 
@@ -472,25 +504,25 @@ def _creation(device, dtype, requires_grad, make):
 
 def zeros(*shape, dtype=None, device=None, requires_grad=False):
     """A tensor of zeros; shape as separate ints or one tuple."""
-    shape = _shape_arg(shape)
+    shape = _shape_arg(shape, "zeros")
     return _creation(device, dtype, requires_grad, lambda xp, dt: xp.zeros(shape, dtype=dt))
 
 
 def ones(*shape, dtype=None, device=None, requires_grad=False):
     """A tensor of ones; shape as separate ints or one tuple."""
-    shape = _shape_arg(shape)
+    shape = _shape_arg(shape, "ones")
     return _creation(device, dtype, requires_grad, lambda xp, dt: xp.ones(shape, dtype=dt))
 
 
 def full(shape, fill_value, dtype=None, device=None, requires_grad=False):
     """A tensor of `shape` filled with `fill_value`."""
-    shape = _shape_arg((shape,))
+    shape = _shape_arg((shape,), "full")
     return _creation(device, dtype, requires_grad, lambda xp, dt: xp.full(shape, fill_value, dtype=dt))
 
 
 def randn(*shape, dtype=None, device=None, requires_grad=False):
     """Standard normal samples from the library's seeded generator (see manual_seed)."""
-    shape = _shape_arg(shape)
+    shape = _shape_arg(shape, "randn")
     device = backend.parse_device(device)
     gen = backend.generator(device)
     return _creation(device, dtype, requires_grad,
@@ -499,7 +531,7 @@ def randn(*shape, dtype=None, device=None, requires_grad=False):
 
 def rand(*shape, dtype=None, device=None, requires_grad=False):
     """Uniform samples in [0, 1) from the library's seeded generator."""
-    shape = _shape_arg(shape)
+    shape = _shape_arg(shape, "rand")
     device = backend.parse_device(device)
     gen = backend.generator(device)
     return _creation(device, dtype, requires_grad,

@@ -45,6 +45,7 @@ import io
 import json
 import math
 import os
+import sys
 import time
 
 import numpy as np
@@ -54,7 +55,7 @@ from . import backend
 from .autograd import no_grad
 from .ops.loss import cross_entropy
 from .optim.lr_scheduler import ReduceLROnPlateau
-from .serialization import CheckpointError, atomic_write, load, save
+from .serialization import CheckpointError, atomic_write, load, remove_stale_temporaries, save
 from .tensor import Tensor
 
 __all__ = ["fit", "evaluate", "predict", "Trainer", "History", "Callback", "EarlyStopping", "ModelCheckpoint",
@@ -134,7 +135,8 @@ class Callback:
     Hooks: on_train_begin(trainer), on_epoch_end(trainer, record) with this epoch's history
     record, on_train_end(trainer). A callback stops training with `trainer.stop(reason)`.
     `state_dict()` / `load_state_dict()` carry its state through checkpoints. Callbacks run in
-    increasing `order` (stable): checkpointing runs last so that it saves the others' state.
+    increasing `order` (stable): checkpointing (100) runs after those with state to save, the
+    history logs (110) after it, so they never list an epoch whose checkpoint failed.
     """
 
     order = 0
@@ -215,6 +217,13 @@ class ModelCheckpoint(Callback):
     `directory`/best.npz whenever `monitor` improves (default: "val_acc" with a validation
     loader, else "train_acc"). Each file is written atomically by `tc.save`.
 
+    best.npz is written before last.npz, so a last.npz on disk never names a best epoch whose
+    file was not written yet, whenever the process is killed. On resume (`on_train_begin` after
+    the state is restored) a missing best.npz is written again from the resumed state when that
+    state is the best epoch (a run killed between the two saves by an older version); when the
+    best epoch lies further back its file cannot be rebuilt, so a note says so and the next
+    epoch writes a new best.npz. Temporaries of both files left by killed saves are removed.
+
     extra: a dict stored under "extra" in every checkpoint (e.g. how to rebuild the model).
     """
 
@@ -236,16 +245,30 @@ class ModelCheckpoint(Callback):
             self.monitor = "val_acc" if trainer.val_loader is not None else "train_acc"
         _check_monitor("ModelCheckpoint", self.monitor, trainer)
         os.makedirs(self.directory, exist_ok=True)
+        for path in (self.last_path, self.best_path):
+            remove_stale_temporaries(path)
+        if self.save_best and self.best_epoch > 0 and not os.path.isfile(self.best_path):
+            self._restore_best(trainer)
+
+    def _restore_best(self, trainer):
+        """best.npz is missing although the restored state names a best epoch: rewrite it from
+        the resumed state if that is the best epoch, else let the next epoch write a new one."""
+        if self.best_epoch == trainer.epoch:
+            save(trainer.checkpoint_state(self.extra), self.best_path)
+            return
+        print(f"note: {self.best_path} (epoch {self.best_epoch}) is missing and cannot be rebuilt; "
+              f"the next epoch writes a new one", file=sys.stderr)
+        self.best, self.best_epoch = None, 0
 
     def on_epoch_end(self, trainer, record):
         improved = _improved(record[self.monitor], self.best, self.mode, 0.0)
         if improved:
             self.best, self.best_epoch = record[self.monitor], record["epoch"]
         state = trainer.checkpoint_state(self.extra)
+        if self.save_best and improved:  # best first: a last.npz never names a best.npz not yet written
+            save(state, self.best_path)
         if self.save_last:
             save(state, self.last_path)
-        if self.save_best and improved:
-            save(state, self.best_path)
 
     def state_dict(self):
         return {"monitor": self.monitor, "best": self.best, "best_epoch": self.best_epoch}
@@ -256,9 +279,10 @@ class ModelCheckpoint(Callback):
 
 class HistoryLogger(Callback):
     """Rewrite the whole history to `path` after every epoch (atomically): CSV for a `.csv`
-    path, JSON for `.json`. After a resume the file again holds every epoch."""
+    path, JSON for `.json`. After a resume the file again holds every epoch. It runs after
+    ModelCheckpoint, so the file never lists an epoch whose checkpoint could not be written."""
 
-    order = 90
+    order = 110
 
     def __init__(self, path):
         self.path = os.fspath(path)

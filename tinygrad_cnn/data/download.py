@@ -7,7 +7,9 @@ every URL fails, `DownloadError` names each URL, the reason, and where to put th
 
 `extract_tar(archive, folder)` refuses members that would land outside `folder` (absolute
 paths, `..`) and links or device files, checks every member before writing anything, and
-extracts into a temporary folder that is renamed into place only when complete.
+extracts into a temporary folder whose files are moved into place only when all are out. It
+merges into what `folder` already holds: a file of the archive replaces the file of the same
+name, and nothing else there is touched (it never deletes what it did not write).
 """
 import hashlib
 import http.client
@@ -187,14 +189,41 @@ def _check_member(member, folder):
     return target
 
 
+def _check_no_clash(member, folder, archive):
+    """ValueError when the place of `member` in `folder` holds something extraction would have
+    to delete: a file where the member is (or lies inside) a folder, a folder where it is a file."""
+    parts = os.path.normpath(member.name).split(os.sep)
+    for depth in range(1, len(parts) + 1):
+        target = os.path.join(folder, *parts[:depth])
+        is_folder = depth < len(parts) or member.isdir()
+        if is_folder and os.path.lexists(target) and not os.path.isdir(target):
+            raise ValueError(f"cannot extract {archive}: member {member.name!r} needs a folder at {target}, which "
+                             "is a file (move it away first)")
+
+
+def _merge(source, target):
+    """Move the extracted file or folder `source` to `target`, merging folders: a file replaces
+    the file of the same name, everything else already under `target` stays."""
+    if not os.path.isdir(source):
+        os.replace(source, target)
+        return
+    if not os.path.lexists(target):
+        os.replace(source, target)  # a new folder: moved whole
+        return
+    for name in os.listdir(source):
+        _merge(os.path.join(source, name), os.path.join(target, name))
+
+
 def extract_tar(archive, folder):
     """Extract the tar archive (any compression) `archive` into `folder`, safely.
 
     Every member is checked before anything is written: absolute paths, paths escaping
     `folder` via `..`, links and special files raise ValueError naming the archive and the
-    member. The members are written to a temporary folder inside `folder` and moved into
-    place when all are out, so an error leaves nothing half-extracted. Returns the list of
-    top-level names extracted.
+    member, and so does a member whose place in `folder` holds something of the other kind (a
+    file where the archive has a folder, or the reverse). The members are written to a
+    temporary folder inside `folder` and moved into place when all are out, so an error leaves
+    nothing half-extracted. Files and folders already in `folder` stay: the archive's files
+    replace only the files of the same names. Returns the list of top-level names extracted.
     """
     archive = os.path.abspath(os.fspath(archive))
     folder = os.path.realpath(os.path.abspath(os.fspath(folder)))
@@ -216,9 +245,13 @@ def extract_tar(archive, folder):
             tops = []
             for member in members:
                 try:
-                    _check_member(member, folder)
+                    target = _check_member(member, folder)
                 except ValueError as exc:
                     raise ValueError(f"unsafe archive {archive}: {exc}") from None
+                _check_no_clash(member, folder, archive)
+                if member.isfile() and os.path.isdir(target):
+                    raise ValueError(f"cannot extract {archive}: member {member.name!r} is a file, but {target} is "
+                                     "a folder (move it away first)")
                 top = os.path.normpath(member.name).split(os.sep)[0]
                 if top not in (".", "") and top not in tops:
                     tops.append(top)
@@ -236,12 +269,7 @@ def extract_tar(archive, folder):
                     raise ValueError(f"{archive} is corrupt or truncated at member {member.name!r} ({exc}): "
                                      "delete it and download it again") from None
         for top in tops:
-            source, target = os.path.join(staging, top), os.path.join(folder, top)
-            if os.path.isdir(target) and not os.path.islink(target):
-                shutil.rmtree(target)
-            elif os.path.lexists(target):
-                os.remove(target)
-            os.replace(source, target)
+            _merge(os.path.join(staging, top), os.path.join(folder, top))
         return tops
     finally:
         shutil.rmtree(staging, ignore_errors=True)

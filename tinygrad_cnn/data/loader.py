@@ -12,12 +12,14 @@ batches ends, also when it breaks early (the epoch's generator is closed and its
 sets a stop event, drains the queue and joins the thread).
 """
 import math
+import numbers
 import queue
 import threading
 
 import numpy as np
 
 from .. import backend
+from ..errors import ShapeError
 from ..tensor import Tensor
 from . import _util
 from .split import Subset
@@ -71,11 +73,23 @@ class _ItemSource:
     def get(self, idx):
         items = [self.dataset[int(i)] for i in idx]
         xs = [_as_array(item[0]) for item in items]
+        _check_same_shapes("images", xs, idx)
         xp = backend.array_module(*xs)
         x = xp.stack([backend.to_device(a, backend.device_of(xs[0])) for a in xs])
         labels = [backend.to_device(_as_array(item[1]), "cpu") for item in items]
+        _check_same_shapes("labels", labels, idx)
         y = np.asarray([label.item() if label.ndim == 0 else label for label in labels])
         return x, y
+
+
+def _check_same_shapes(what, arrays, idx):
+    """ShapeError (a RuntimeError, as PyTorch's collate) naming the first two dataset indices
+    whose `what` (images or labels) differ in shape: they cannot be stacked into one batch."""
+    first = arrays[0].shape
+    for i, array in zip(idx, arrays):
+        if array.shape != first:
+            raise ShapeError(f"DataLoader: cannot stack a batch: the dataset's {what} differ in shape, item "
+                             f"{int(idx[0])} has {first} and item {int(i)} has {array.shape}")
 
 
 def _source(dataset):
@@ -112,9 +126,10 @@ class DataLoader:
 
     def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None, transform=None,
                  device="cpu", prefetch=True, prefetch_batches=2):
+        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+            raise ValueError(f"DataLoader: batch_size should be a positive integer value, but got "
+                             f"batch_size={batch_size!r}")
         batch_size = int(batch_size)
-        if batch_size < 1:
-            raise ValueError(f"DataLoader: batch_size must be >= 1, got {batch_size}")
         if transform is not None and not callable(transform):
             raise TypeError(f"DataLoader: transform must be callable, got {type(transform).__name__}")
         self.dataset = dataset

@@ -5,8 +5,10 @@ shapes (e.g. `Conv2d(3, 32, kernel_size=(3, 3), ...) expects 3 input channels, g
 shape (8, 1, 28, 28)`). Default initializations are PyTorch's.
 """
 import math
+import numbers
 
 from .. import backend
+from ..errors import ShapeError
 from ..ops import conv as conv_ops
 from ..ops import dropout as dropout_ops
 from ..ops import elementwise, matmul, movement, normalization, pool
@@ -24,6 +26,16 @@ def _empty_parameter(shape, device, dtype):
     return Parameter(Tensor._wrap(data, device))
 
 
+def _check_sizes(layer, **sizes):
+    """The layer's size arguments must be ints >= 0: TypeError (not an int) or ShapeError (a
+    RuntimeError, as PyTorch's 'negative dimension') naming the layer, the argument and its value."""
+    for name, value in sizes.items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"{layer}: {name} must be an int, got {value!r}")
+        if value < 0:
+            raise ShapeError(f"{layer}: {name} must be >= 0, got {value} (a negative dimension)")
+
+
 def _fan_in_uniform_(tensor, fan_in):
     """PyTorch's default for Linear/Conv weights and biases: U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
     bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
@@ -36,6 +48,7 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
         super().__init__()
+        _check_sizes("Linear", in_features=in_features, out_features=out_features)
         self.in_features, self.out_features = in_features, out_features
         self.weight = _empty_parameter((out_features, in_features), device, dtype)
         self.bias = _empty_parameter((out_features,), device, dtype) if bias else None
@@ -87,6 +100,9 @@ class _ConvNd(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
                  bias=True, device=None, dtype=None):
         super().__init__()
+        _check_sizes(type(self).__name__, in_channels=in_channels, out_channels=out_channels)
+        if isinstance(groups, bool) or not isinstance(groups, numbers.Integral) or groups < 1:
+            raise ValueError(f"{type(self).__name__}: groups must be a positive int, got {groups!r}")
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"{type(self).__name__}: in_channels {in_channels} and out_channels {out_channels} "
                              f"must be divisible by groups {groups}")
@@ -154,6 +170,7 @@ class _BatchNorm(Module):
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
                  device=None, dtype=None):
         super().__init__()
+        _check_sizes(type(self).__name__, num_features=num_features)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         if affine:

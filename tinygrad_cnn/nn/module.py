@@ -4,7 +4,11 @@ Assigning a Parameter, a Module or (after `register_buffer`) a buffer Tensor to 
 registers it; `parameters()`, `state_dict()`, `to()` and friends then walk the tree. A Module
 never defines a backward: its forward is made of ops, and the engine differentiates those.
 """
+import numbers
 from collections import OrderedDict
+from collections.abc import Mapping
+
+import numpy as np
 
 from .. import backend
 from ..errors import ShapeError
@@ -237,10 +241,13 @@ class Module:
     def load_state_dict(self, state_dict, strict=True):
         """Copy arrays (or Tensors) from `state_dict` into the parameters and buffers, in place.
 
-        Values are cast to each tensor's dtype and moved to its device. Every wrongly shaped key
-        and, with strict=True, every missing or unexpected key is listed in one RuntimeError;
-        in that case nothing is changed. Returns (missing_keys, unexpected_keys).
+        Values are cast to each tensor's dtype and moved to its device. Every wrongly shaped key,
+        every value that is not a numeric array or Tensor and, with strict=True, every missing or
+        unexpected key is listed in one RuntimeError; in that case nothing is changed. A
+        `state_dict` that is not a mapping raises TypeError. Returns (missing_keys, unexpected_keys).
         """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"load_state_dict: expected state_dict to be dict-like, got {type(state_dict).__name__}")
         targets = OrderedDict(self._state_tensors())
         missing = [k for k in targets if k not in state_dict]
         unexpected = [k for k in state_dict if k not in targets]
@@ -248,6 +255,10 @@ class Module:
         for key, t in targets.items():
             if key in state_dict:
                 value = state_dict[key]
+                kind = _value_kind(value)
+                if kind is not None:
+                    problems.append(f"while copying {key}: expected a Tensor or a numeric array, got {kind}")
+                    continue
                 shape = tuple(getattr(value, "shape", ()))
                 if shape != t.shape:
                     problems.append(f"size mismatch for {key}: copying a value of shape {shape} from the "
@@ -281,6 +292,19 @@ class Module:
         if not lines:
             return head + ")"
         return head + "\n  " + "\n  ".join(lines) + "\n)"
+
+
+def _value_kind(value):
+    """None for a value load_state_dict can copy (a Tensor, a numeric numpy/cupy array or
+    scalar, a Python number for a 0-d tensor), else a description of what it is."""
+    if isinstance(value, numbers.Real):
+        return None
+    data = value.data if isinstance(value, Tensor) else value
+    if not (isinstance(data, (np.ndarray, np.generic)) or backend.is_gpu_array(data)):
+        return f"a value of type {type(value).__name__} ({value!r:.40})"
+    if data.dtype.kind not in "biuf":
+        return f"an array of dtype {data.dtype}"
+    return None
 
 
 def shape_error(module, expectation, x):
