@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 import torch.nn.functional as TF
 from hypothesis import given
 from hypothesis import strategies as st
@@ -219,12 +220,14 @@ def test_float_targets_raise_type_error(device, float_dtype):
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("name", ["cross_entropy", "nll_loss"])
 @pytest.mark.parametrize("bad", [10, -1, 11, -5])
-def test_target_out_of_range_raises_value_error(device, name, bad):
-    """A target outside 0..C-1 (C = 10) that is not ignore_index -> ValueError naming the value:
+def test_target_out_of_range_raises_index_error(device, name, bad):
+    """A target outside 0..C-1 (C = 10) that is not ignore_index -> IndexError (as PyTorch) naming the value:
     at once on the CPU, at the next read from the device on a GPU (where checking at once would
     wait for the GPU at every step)."""
     target = tc.tensor(np.array([0, bad, 2, 3]), device=device)
-    with pytest.raises(ValueError, match=rf"{name}(.|\n)*{bad}"):
+    with pytest.raises(IndexError):
+        getattr(torch.nn.functional, name)(torch.zeros(4, 10), torch.tensor([0, bad, 2, 3]))
+    with pytest.raises(IndexError, match=rf"{name}(.|\n)*{bad}"):
         getattr(F, name)(_logits(device), target).item()
 
 

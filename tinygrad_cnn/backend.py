@@ -98,8 +98,8 @@ def parse_device(device):
     """Canonical device name for `device`: "cpu" or "cuda:N".
 
     Accepts "cpu", "gpu", "cuda", "cuda:N", "auto" and None (meaning "cpu"). Raises
-    DeviceError when a GPU is requested and CuPy is missing or sees no such device, and
-    ValueError for an unknown name.
+    DeviceError when a GPU is requested and CuPy is missing or sees no such device, or for
+    an unknown name.
     """
     if device is None:
         return "cpu"
@@ -115,7 +115,7 @@ def parse_device(device):
     elif name.startswith("cuda:") and name[5:].isdigit():
         index = int(name[5:])
     else:
-        raise ValueError(f"unknown device {device!r}: expected 'cpu', 'gpu', 'cuda', 'cuda:N' or 'auto'")
+        raise DeviceError(f"unknown device {device!r}: expected 'cpu', 'gpu', 'cuda', 'cuda:N' or 'auto'")
     if cupy_module() is None:
         raise DeviceError(
             f"device {device!r} needs CuPy, which is not installed ({_cupy_import_error}); "

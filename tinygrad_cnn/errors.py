@@ -10,5 +10,7 @@ class ShapeError(ValueError, RuntimeError):
     """Raised when an op receives tensors whose shapes do not fit together."""
 
 
-class DeviceError(RuntimeError):
-    """Raised when a device is unavailable or tensors on different devices meet in one op."""
+class DeviceError(RuntimeError, ValueError):
+    """Raised when a device name is unknown, a device is unavailable, or tensors on different
+    devices meet in one op (a RuntimeError as in PyTorch, and a ValueError for code that
+    catches bad arguments that way)."""

@@ -226,7 +226,7 @@ class Tensor:
     def item(self):
         """The single value of a one-element tensor as a Python number."""
         if self.data.size != 1:
-            raise ValueError(f"item(): only one-element tensors can be converted to Python scalars, "
+            raise ShapeError(f"item(): only one-element tensors can be converted to Python scalars, "
                              f"got shape {self.shape}")
         return self.numpy().reshape(()).item()
 

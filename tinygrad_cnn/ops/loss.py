@@ -199,7 +199,7 @@ def _class_targets(op, scores, target, ignore_index):
 
         def out_of_range():
             value = int(backend.to_host(t)[0][backend.to_host(bad)[0]].reshape(-1)[0])
-            return ValueError(f"{op}: target value {value} is out of range for {c} classes (valid: 0..{c - 1})")
+            return IndexError(f"{op}: target value {value} is out of range for {c} classes (valid: 0..{c - 1})")
         backend.check(bad, out_of_range)
     out_shape = expected
     if scores.ndim > 2:  # (N, C, d1, ...) -> (N*d1*..., C)
