@@ -61,7 +61,8 @@ def conv2d_cases(draw):
 
 @st.composite
 def conv1d_cases(draw):
-    """Like conv2d_cases for (N, C, L) inputs and (O, C/groups, k) weights."""
+    """Like conv2d_cases for (N, C, L) inputs and (O, C/groups, k) weights; stride and dilation
+    an int or a one-element tuple."""
     n = draw(st.integers(1, 3))
     cin, cout, groups = draw(channels_and_groups())
     k, d = draw(st.integers(1, 5)), draw(st.integers(1, 3))
@@ -73,10 +74,13 @@ def conv1d_cases(draw):
         padding = draw(st.integers(0, 3)) if mode == "int" else "valid"
         p = padding if mode == "int" else 0
         stride = draw(st.integers(1, 3))
-    length = draw(st.integers(max(1, int(eff - 2 * p)), 12))
+    low = max(1, int(eff - 2 * p))  # the padded input fits the kernel
+    length = draw(st.integers(low, max(low, 12)))
     seed = draw(seeds)
     shapes = [(n, cin, length), (cout, cin // groups, k)] + ([(cout,)] if draw(st.booleans()) else [])
     arrays = arrays_from(seed, *shapes)
+    # PyTorch also takes one-element tuples for stride and dilation
+    stride, d = draw(st.sampled_from([stride, (stride,)])), draw(st.sampled_from([d, (d,)]))
     return Case(tuple(arrays) + (None,) * (3 - len(arrays)),
                 dict(stride=stride, padding=padding, dilation=d, groups=groups), seed)
 
