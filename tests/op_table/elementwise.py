@@ -124,17 +124,30 @@ def number_pow_cases(draw):
     return Case(case.arrays, dict(base=draw(st.one_of(st.sampled_from([1, 2, 3]), st.floats(0.5, 3.0)))), case.seed)
 
 
-# ---------------------------------------------------------------- clip
+# ---------------------------------------------------------------- maximum / minimum with a number, clip
+def _between(draw, x, count, number_type=float):
+    """`count` numbers (sorted), each halfway between two neighbouring values of x or beyond all
+    of them: no value of x equals one (no ties, no value on a bound)."""
+    points = np.sort(np.concatenate([x.reshape(-1), [-2.5, 2.5]]))
+    candidates = [number_type(b) for b in (points[:-1] + points[1:]) / 2]
+    return sorted(draw(st.lists(st.sampled_from(candidates), min_size=count, max_size=count)))
+
+
 @st.composite
-def clip_cases(draw, bound_type=float):
-    """Distinct values and bounds (min only, max only or both) halfway between two neighbouring
-    values, or beyond all of them: no value sits on a bound. bound_type: the bounds' Python
-    type (float, or np.float64, a subclass of float)."""
+def number_operand_cases(draw):
+    """Distinct values and a Python float `number` equal to none of them."""
     seed = draw(seeds)
     x = distinct_arrays(seed, draw(shapes))[0]
-    points = np.sort(np.concatenate([x.reshape(-1), [-2.5, 2.5]]))
-    between = [bound_type(b) for b in (points[:-1] + points[1:]) / 2]  # candidate bounds, none equal to a value
-    low, high = sorted(draw(st.lists(st.sampled_from(between), min_size=2, max_size=2)))
+    return Case((x,), dict(number=_between(draw, x, 1)[0]), seed)
+
+
+@st.composite
+def clip_cases(draw, bound_type=float):
+    """Distinct values and bounds (min only, max only or both) equal to none of them.
+    bound_type: the bounds' Python type (float, or np.float64, a subclass of float)."""
+    seed = draw(seeds)
+    x = distinct_arrays(seed, draw(shapes))[0]
+    low, high = _between(draw, x, 2, bound_type)
     kind = draw(st.sampled_from(["min", "max", "both"]))
     return Case((x,), dict(min=None if kind == "max" else low, max=None if kind == "min" else high), seed)
 
@@ -198,6 +211,10 @@ ROWS = [
           aliases={"Tensor.minimum": lambda a, b: a.minimum(b), "tc.min(a, b)": tc.min,
                    "Tensor.min(b)": lambda a, b: a.min(b)},
           covers=("Tensor.minimum",)),
+    OpRow("tc.maximum (Python number)", lambda x, number: tc.maximum(x, number), number_operand_cases(),
+          torch_fn=lambda x, number: torch.maximum(x, torch.tensor(number, dtype=x.dtype))),
+    OpRow("tc.minimum (Python number)", lambda x, number: tc.minimum(x, number), number_operand_cases(),
+          torch_fn=lambda x, number: torch.minimum(x, torch.tensor(number, dtype=x.dtype))),
     OpRow("tc.clip", tc.clip, clip_cases(), torch_fn=torch.clamp,
           aliases={"tc.clamp(x, min, max)": lambda x, **b: tc.clamp(x, b["min"], b["max"]),
                    "Tensor.clip(min, max)": lambda x, **b: x.clip(b["min"], b["max"]),
