@@ -6,18 +6,20 @@ tests/test_ops_loss.py).
 """
 import numpy as np
 import torch.nn.functional as TF
+from hypothesis import assume
 from hypothesis import strategies as st
 
 import tinygrad_cnn.nn.functional as F
-from .row import Case, OpRow, arrays_from, seeds
+from .row import MAX_SIZE, Case, OpRow, array_shapes, arrays_from, seeds
 
 REDUCTIONS = ["mean", "sum", "none"]
 
 
 @st.composite
 def softmax_cases(draw):
-    """x of 1-4 dims (sides 1-5), scaled by 0.1-10, and a dim (negative too)."""
-    shape = tuple(draw(st.lists(st.integers(1, 5), min_size=1, max_size=4)))
+    """x of 1-4 dims (sides 1-5, at most MAX_SIZE elements), scaled by 0.1-10, and a dim
+    (negative too)."""
+    shape = draw(array_shapes(min_dims=1, max_side=5))
     seed = draw(seeds)
     x = arrays_from(seed, shape)[0] * draw(st.floats(0.1, 10.0))
     return Case((x,), dict(dim=draw(st.integers(-len(shape), len(shape) - 1))), seed)
@@ -30,6 +32,7 @@ def class_cases(draw, smoothing):
     targets may carry, never all; with `smoothing`, a label_smoothing in [0, 1)."""
     n, c = draw(st.integers(1, 4)), draw(st.integers(2, 5))
     extra = tuple(draw(st.lists(st.integers(1, 3), max_size=2)))
+    assume(n * c * int(np.prod(extra)) <= MAX_SIZE)
     seed = draw(seeds)
     rng = np.random.default_rng(seed)
     scores = rng.standard_normal((n, c) + extra) * draw(st.floats(0.1, 5.0))
@@ -50,7 +53,7 @@ def class_cases(draw, smoothing):
 @st.composite
 def mse_cases(draw):
     """Input and target of one shape (0-d to 4-d) and a reduction."""
-    shape = tuple(draw(st.lists(st.integers(1, 4), max_size=4)))
+    shape = draw(array_shapes())
     seed = draw(seeds)
     return Case(tuple(arrays_from(seed, shape, shape)), dict(reduction=draw(st.sampled_from(REDUCTIONS))), seed)
 

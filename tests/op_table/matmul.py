@@ -4,13 +4,15 @@ matmul follows NumPy's (and PyTorch's) rules: 2-D products, batched products who
 broadcast, and 1-D operands promoted to a row (left) or a column (right), that axis being
 removed from the result. Shape errors and mixed dtypes have tests in tests/test_ops_matmul.py.
 """
+import numpy as np
 import torch
 import torch.nn.functional as TF
+from hypothesis import assume
 from hypothesis import strategies as st
 
 import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
-from .row import Case, OpRow, arrays_from, seeds
+from .row import MAX_SIZE, Case, OpRow, arrays_from, seeds
 
 
 @st.composite
@@ -33,6 +35,7 @@ def matmul_cases(draw):
     vector = draw(st.sampled_from([None, None, "a", "b", "both"]))
     a_shape = (k,) if vector in ("a", "both") else batch_a + (n, k)
     b_shape = (k,) if vector in ("b", "both") else batch_b + (k, m)
+    assume(max(np.prod(a_shape), np.prod(b_shape)) <= MAX_SIZE)
     seed = draw(seeds)
     return Case(tuple(arrays_from(seed, a_shape, b_shape)), {}, seed)
 
@@ -42,6 +45,7 @@ def linear_cases(draw):
     """Input (in,), (N, in) or (N, T, in), weight (out, in) and a bias (out,) or None."""
     lead = tuple(draw(st.lists(st.integers(1, 4), max_size=2)))
     fan_in, fan_out = draw(st.integers(1, 6)), draw(st.integers(1, 5))
+    assume(np.prod(lead) * fan_in <= MAX_SIZE)
     seed = draw(seeds)
     shapes = [lead + (fan_in,), (fan_out, fan_in)] + ([(fan_out,)] if draw(st.booleans()) else [])
     arrays = arrays_from(seed, *shapes)
