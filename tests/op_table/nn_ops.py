@@ -145,8 +145,8 @@ def batch_norm_cases(draw, training):
     weight = rng.standard_normal(c) if draw(st.booleans()) else None
     bias = rng.standard_normal(c) if draw(st.booleans()) else None
     running = (rng.standard_normal(c), rng.uniform(0.2, 3.0, c)) if not training or draw(st.booleans()) else (None, None)
-    params = dict(training=training, momentum=draw(st.sampled_from([0.0, 0.1, 1.0, 0.37])),
-                  eps=draw(st.sampled_from([1e-5, 1e-3, 0.1])))
+    params = dict(training=training, momentum=draw(st.one_of(st.sampled_from([0.0, 0.1, 1.0]), st.floats(0.0, 1.0))),
+                  eps=draw(st.sampled_from([1e-5, 1e-3, 0.1, 1.0])))
     return Case((x, weight, bias) + running, params, seed)
 
 
@@ -159,7 +159,7 @@ def _ours_batch_norm(fn):
 def dropout_cases(draw, channels):
     shape = tuple(draw(st.integers(1, 5)) for _ in range(draw(st.integers(3, 4) if channels else st.integers(1, 4))))
     seed = draw(seeds)
-    p = draw(st.one_of(st.sampled_from([0.0, 0.1, 0.5, 0.9]), st.floats(0.01, 0.99)))
+    p = draw(st.one_of(st.sampled_from([0.0, 0.1, 0.5, 0.9, 1.0]), st.floats(0.01, 0.99)))
     return Case(tuple(arrays_from(seed, shape, away_from=0.0)), dict(p=p, training=draw(st.booleans())), seed)
 
 
