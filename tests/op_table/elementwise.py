@@ -110,11 +110,12 @@ POW_EXPONENTS = [(2, "any"), (3, "any"), (2.0, "any"), (1, "any"), (0, "nonzero"
 
 
 @st.composite
-def pow_number_cases(draw):
-    """x ** p for p from POW_EXPONENTS (0, negative, fractional with positive bases, ...)."""
+def pow_number_cases(draw, number_type=None):
+    """x ** p for p from POW_EXPONENTS (0, negative, fractional with positive bases, ...);
+    number_type: a type to give p (np.float64), or None to keep the Python int or float."""
     exponent, domain = draw(st.sampled_from(POW_EXPONENTS))
     case = draw(unary_cases(domain))
-    return Case(case.arrays, dict(exponent=exponent), case.seed)
+    return Case(case.arrays, dict(exponent=exponent if number_type is None else number_type(exponent)), case.seed)
 
 
 @st.composite
@@ -164,9 +165,10 @@ def where_cases(draw):
 
 # ---------------------------------------------------------------- activations
 leaky_slopes = st.one_of(st.just({}), st.sampled_from([0.0, 0.2, 0.3, 1.5]).map(lambda s: dict(negative_slope=s)))
+numpy_leaky_slopes = st.sampled_from([0.0, 0.2, 1.5]).map(lambda s: dict(negative_slope=np.float64(s)))
 
 
-def _unary_row(name, torch_fn, domain, f_name=None, **options):
+def _unary_row(name, torch_fn, domain, f_name=None):
     """A row for tc.<name> with the Tensor method (and F.<f_name>) as aliases."""
     aliases = {f"Tensor.{name}": lambda x: getattr(x, name)()}
     covers = (f"tc.{name}", f"Tensor.{name}")
@@ -174,7 +176,7 @@ def _unary_row(name, torch_fn, domain, f_name=None, **options):
         aliases[f"F.{f_name}"] = getattr(F, f_name)
         covers += (f"F.{f_name}",)
     return OpRow(f"tc.{name}", getattr(tc, name), unary_cases(domain), torch_fn=torch_fn, aliases=aliases,
-                 covers=covers, **options)
+                 covers=covers)
 
 
 ROWS = [
@@ -188,6 +190,9 @@ ROWS = [
           torch_fn=lambda x, exponent: x ** exponent,
           aliases={"x ** p": lambda x, exponent: x ** exponent, "Tensor.pow": lambda x, exponent: x.pow(exponent)},
           covers=("tc.pow", "Tensor.pow", "Tensor.__pow__")),
+    # np.float64 is a float: PyTorch keeps a float32 tensor float32 for any float exponent.
+    OpRow("tc.pow (tensor ** NumPy float)", lambda x, exponent: tc.pow(x, exponent), pow_number_cases(np.float64),
+          torch_fn=lambda x, exponent: x ** exponent),
     OpRow("tc.pow (tensor ** tensor)", tc.pow, binary_cases("base", "any"), torch_fn=torch.pow,
           aliases={"a ** b": operator.pow, "Tensor.pow": lambda a, b: a.pow(b)}),
     OpRow("tc.pow (number ** tensor)", lambda x, base: tc.pow(base, x), number_pow_cases(),
@@ -201,6 +206,9 @@ ROWS = [
     _unary_row("relu", torch.relu, "nonzero", f_name="relu"),
     OpRow("F.leaky_relu", F.leaky_relu, unary_cases("nonzero", leaky_slopes), torch_fn=TF.leaky_relu,
           aliases={"Tensor.leaky_relu": lambda x, **slope: x.leaky_relu(**slope)}, covers=("Tensor.leaky_relu",)),
+    # np.float64 is a float: PyTorch keeps a float32 tensor float32 for any float slope.
+    OpRow("F.leaky_relu (NumPy float slope)", F.leaky_relu, unary_cases("nonzero", numpy_leaky_slopes),
+          torch_fn=TF.leaky_relu),
     _unary_row("sigmoid", torch.sigmoid, "wide", f_name="sigmoid"),
     _unary_row("tanh", torch.tanh, "wide", f_name="tanh"),
     OpRow("tc.maximum", tc.maximum, distinct_pair_cases(), torch_fn=torch.maximum,

@@ -77,7 +77,8 @@ def flatten_cases(draw):
     shape = draw(nonscalar_shapes)
     nd = len(shape)
     start = draw(st.integers(0, nd - 1))
-    params = dict(start_dim=maybe_negative(draw, start, nd), end_dim=maybe_negative(draw, draw(st.integers(start, nd - 1)), nd))
+    end = draw(st.integers(start, nd - 1))
+    params = dict(start_dim=maybe_negative(draw, start, nd), end_dim=maybe_negative(draw, end, nd))
     if draw(st.booleans()):
         params.pop("end_dim")
         if start == 0 and draw(st.booleans()):
@@ -204,7 +205,8 @@ def cat_cases(draw):
     nd = len(shape)
     dim = draw(st.integers(-nd, nd - 1))
     seed = draw(seeds)
-    parts = [shape[:dim % nd] + (size,) + shape[dim % nd + 1:] for size in draw(st.lists(st.integers(1, 3), min_size=1, max_size=3))]
+    sizes = draw(st.lists(st.integers(1, 3), min_size=1, max_size=3))
+    parts = [shape[:dim % nd] + (size,) + shape[dim % nd + 1:] for size in sizes]
     return Case(tuple(arrays_from(seed, *parts)), dict(dim=dim), seed)
 
 
@@ -214,8 +216,8 @@ def stack_cases(draw):
     shape = draw(shapes)
     nd = len(shape)
     seed = draw(seeds)
-    return Case(tuple(arrays_from(seed, *[shape] * draw(st.integers(1, 3)))), dict(dim=draw(st.integers(-nd - 1, nd))),
-                seed)
+    count, dim = draw(st.integers(1, 3)), draw(st.integers(-nd - 1, nd))
+    return Case(tuple(arrays_from(seed, *[shape] * count)), dict(dim=dim), seed)
 
 
 @st.composite
@@ -245,9 +247,13 @@ ROWS = [
     OpRow("tc.transpose", tc.transpose, transpose_cases(), torch_fn=torch.transpose,
           aliases={"Tensor.transpose": lambda x, dim0, dim1: x.transpose(dim0, dim1)}, covers=("Tensor.transpose",)),
     OpRow("tc.flatten", tc.flatten, flatten_cases(), torch_fn=torch.flatten,
-          aliases={"Tensor.flatten": lambda x, **dims: x.flatten(**dims)}, covers=("Tensor.flatten",)),
+          aliases={"Tensor.flatten(start_dim=, end_dim=)": lambda x, **dims: x.flatten(**dims),
+                   "Tensor.flatten(start, end)": lambda x, **dims: x.flatten(*dims.values())},
+          covers=("Tensor.flatten",)),
     OpRow("tc.squeeze", tc.squeeze, squeeze_cases(), torch_fn=torch.squeeze,
-          aliases={"Tensor.squeeze": lambda x, **dim: x.squeeze(**dim)}, covers=("Tensor.squeeze",)),
+          aliases={"Tensor.squeeze(dim=)": lambda x, **dim: x.squeeze(**dim),
+                   "Tensor.squeeze(dim)": lambda x, **dim: x.squeeze(*dim.values())},
+          covers=("Tensor.squeeze",)),
     OpRow("tc.unsqueeze", tc.unsqueeze, unsqueeze_cases(), torch_fn=torch.unsqueeze,
           aliases={"Tensor.unsqueeze": lambda x, dim: x.unsqueeze(dim)}, covers=("Tensor.unsqueeze",)),
     OpRow("tc.broadcast_to", lambda x, shape: tc.broadcast_to(x, shape), expand_cases(),
