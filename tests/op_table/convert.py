@@ -18,9 +18,9 @@ def cast_cases(draw):
 
 @st.composite
 def any_cases(draw):
+    """x of any shape (0-d to 4-d)."""
     seed = draw(seeds)
-    return Case(tuple(arrays_from(seed, draw(array_shapes()))), {},
-                seed)
+    return Case(tuple(arrays_from(seed, draw(array_shapes()))), {}, seed)
 
 
 def _named_cast(x, dtype):
