@@ -1,9 +1,10 @@
-"""F.conv2d and F.conv1d against torch.nn.functional: forward and every input gradient.
-
-Shapes and parameters are drawn by hypothesis (batch, channels, groups, rectangular images and
-kernels, stride, padding as int / pair / "same" / "valid", dilation, bias); the arrays come from
-a drawn seed. Also: non-contiguous inputs, float32 staying float32, the absence of Python loops
-over the batch or output positions, and bad inputs failing cleanly.
+"""F.conv2d and F.conv1d: the edge cases. The op table (tests/op_table/nn_ops.py, run by
+tests/test_op_table.py) proves forward and every gradient against PyTorch on drawn shapes,
+groups, strides, paddings (int / pair / "same" / "valid"), dilations and biases, with any
+subset of inputs requiring grad and transposed, strided and channels-last inputs; this file
+keeps what the table does not check: im2col parts of one image each, even kernels with
+"same" padding, views with negative strides, the absence of Python loops over the batch or
+output positions, a batch of 64, and bad inputs failing cleanly.
 """
 import os
 import sys
@@ -13,13 +14,13 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
-from hypothesis import assume, given
-from hypothesis import strategies as st
+from hypothesis import given
 
 import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
 from tinygrad_cnn.ops import conv as conv_module
-from helpers import DEVICES, DTYPES, assert_fails_cleanly, compare_with_torch, int_or_pair, leaf
+from helpers import DEVICES, DTYPES, assert_fails_cleanly, compare_with_torch, leaf
+from op_table.nn_ops import conv2d_cases
 
 # torch warns that padding="same" with even kernels copies the input; that is its business.
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
@@ -33,138 +34,16 @@ def atol_scale(dtype):
     return F32_ATOL_SCALE if np.dtype(dtype) == np.float32 else 1.0
 
 
-# ---------------------------------------------------------------- strategies
-@st.composite
-def channels_and_groups(draw):
-    """(in_channels, out_channels, groups): channels 1-6, groups dividing both (groups > 1
-    in most draws, including depthwise cases)."""
-    groups = draw(st.integers(1, 3))
-    cin = groups * draw(st.integers(1, 6 // groups))
-    cout = groups * draw(st.integers(1, 6 // groups))
-    return cin, cout, groups
-
-
-@st.composite
-def conv2d_cases(draw):
-    """Keyword arguments of a conv2d call, the array shapes, bias or not and a seed.
-    Every drawn case has an output of at least 1 x 1."""
-    n = draw(st.integers(1, 4))
-    cin, cout, groups = draw(channels_and_groups())
-    kh, kw = draw(st.integers(1, 5)), draw(st.integers(1, 5))
-    dilation, (dh, dw) = int_or_pair(draw, 1, 3)
-    eff_h, eff_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
-    assume(eff_h <= 12 and eff_w <= 12)
-    mode = draw(st.sampled_from(["int", "pair", "same", "valid"]))
-    if mode == "same":  # pads eff - 1 in all, so any input size fits the kernel
-        padding, (ph, pw) = "same", ((eff_h - 1) / 2, (eff_w - 1) / 2)
-        stride = draw(st.sampled_from([1, (1, 1)]))
-    else:
-        if mode == "valid":
-            padding, (ph, pw) = "valid", (0, 0)
-        elif mode == "int":
-            padding = draw(st.integers(0, 3))
-            ph = pw = padding
-        else:
-            padding = (draw(st.integers(0, 3)), draw(st.integers(0, 3)))
-            ph, pw = padding
-        stride, _ = int_or_pair(draw, 1, 3)
-    h = draw(st.integers(max(1, int(eff_h - 2 * ph)), 12))  # padded input >= dilated kernel
-    w = draw(st.integers(max(1, int(eff_w - 2 * pw)), 12))
-    bias = draw(st.booleans())
-    return dict(x_shape=(n, cin, h, w), w_shape=(cout, cin // groups, kh, kw), bias=bias,
-                seed=draw(st.integers(0, 2**32 - 1)),
-                kwargs=dict(stride=stride, padding=padding, dilation=dilation, groups=groups))
-
-
-@st.composite
-def conv1d_cases(draw):
-    """Like conv2d_cases for conv1d: input (N, C, L), weight (O, C/groups, k)."""
-    n = draw(st.integers(1, 4))
-    cin, cout, groups = draw(channels_and_groups())
-    k = draw(st.integers(1, 5))
-    d = draw(st.integers(1, 3))
-    eff = d * (k - 1) + 1
-    mode = draw(st.sampled_from(["int", "same", "valid"]))
-    if mode == "same":  # pads eff - 1 in all, so any length fits the kernel
-        padding, p, stride = "same", (eff - 1) / 2, 1
-    else:
-        padding = draw(st.integers(0, 3)) if mode == "int" else "valid"
-        p = padding if mode == "int" else 0
-        stride = draw(st.integers(1, 3))
-    length = draw(st.integers(max(1, int(eff - 2 * p)), 16))
-    # torch also accepts one-element tuples for the int arguments
-    stride = draw(st.sampled_from([stride, (stride,)]))
-    dilation = draw(st.sampled_from([d, (d,)]))
-    bias = draw(st.booleans())
-    return dict(x_shape=(n, cin, length), w_shape=(cout, cin // groups, k), bias=bias,
-                seed=draw(st.integers(0, 2**32 - 1)),
-                kwargs=dict(stride=stride, padding=padding, dilation=dilation, groups=groups))
-
-
-def make_arrays(case):
-    """x, weight and (when the case has one) bias, standard normal from the case's seed."""
-    rng = np.random.default_rng(case["seed"])
-    arrays = [rng.standard_normal(case["x_shape"]), rng.standard_normal(case["w_shape"])]
-    if case["bias"]:
-        arrays.append(rng.standard_normal(case["w_shape"][0]))
-    return arrays
-
-
-# ---------------------------------------------------------------- against torch, drawn cases
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("dtype", DTYPES)
-@given(case=conv2d_cases())
-def test_conv2d_matches_torch(device, dtype, case):
-    """conv2d forward and the gradients of input, weight and bias equal torch's for drawn
-    shapes, groups, stride, padding, dilation and bias."""
-    kw = case["kwargs"]
-    compare_with_torch(lambda *a: F.conv2d(*a, **kw), lambda *a: TF.conv2d(*a, **kw),
-                       make_arrays(case), device=device, dtype=dtype, seed=case["seed"],
-                       atol_scale=atol_scale(dtype))
-
-
+# ---------------------------------------------------------------- parts, padding, views
 @pytest.mark.parametrize("dtype", DTYPES)
 @given(case=conv2d_cases())
 def test_conv2d_in_single_image_parts_matches_torch(dtype, case):
     """On the CPU conv2d builds its im2col matrices a few images at a time (parts sized to the
     cache); with parts of one image each, forward and all gradients still equal torch's."""
-    kw = case["kwargs"]
+    arrays = [a for a in case.arrays if a is not None]  # x, weight and the bias when there is one
     with mock.patch.object(conv_module, "_CACHE_BYTES", 1):
-        compare_with_torch(lambda *a: F.conv2d(*a, **kw), lambda *a: TF.conv2d(*a, **kw),
-                           make_arrays(case), device="cpu", dtype=dtype, seed=case["seed"],
-                           atol_scale=atol_scale(dtype))
-
-
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("requires_grad", [(True, False, False), (False, True, False), (False, False, True),
-                                           (True, True, False), (False, True, True)])
-def test_conv2d_gradients_of_a_subset_of_inputs(device, requires_grad):
-    """When only some of input / weight / bias require grad (frozen weights, a fixed input),
-    those gradients still equal torch's and the others stay None."""
-    rng = np.random.default_rng(sum(2**i * r for i, r in enumerate(requires_grad)))
-    arrays = [rng.standard_normal((2, 4, 7, 6)), rng.standard_normal((6, 2, 3, 2)), rng.standard_normal(6)]
-    kw = dict(stride=(2, 1), padding=(1, 2), dilation=(1, 2), groups=2)
-    found = []
-
-    def ours(*tensors):
-        found.extend(tensors)
-        return F.conv2d(*tensors, **kw)
-
-    compare_with_torch(ours, lambda *a: TF.conv2d(*a, **kw), arrays, requires_grad=list(requires_grad))
-    for t, rg in zip(found, requires_grad):
-        assert (t.grad is not None) == rg
-
-
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("dtype", DTYPES)
-@given(case=conv1d_cases())
-def test_conv1d_matches_torch(device, dtype, case):
-    """conv1d forward and all gradients equal torch's (stride, padding int/"same"/"valid",
-    dilation, groups, bias)."""
-    kw = case["kwargs"]
-    compare_with_torch(lambda *a: F.conv1d(*a, **kw), lambda *a: TF.conv1d(*a, **kw),
-                       make_arrays(case), device=device, dtype=dtype, seed=case["seed"],
-                       atol_scale=atol_scale(dtype))
+        compare_with_torch(lambda *a: F.conv2d(*a, **case.params), lambda *a: TF.conv2d(*a, **case.params),
+                           arrays, device="cpu", dtype=dtype, seed=case.seed, atol_scale=atol_scale(dtype))
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -181,32 +60,6 @@ def test_conv2d_same_padding_even_kernels(device, dtype, kernel, dilation):
                                 lambda x, w, b: TF.conv2d(x, w, b, padding="same", dilation=dilation),
                                 [x, w, b], device=device, dtype=dtype, atol_scale=atol_scale(dtype))
     assert out.shape == (2, 4, 7, 6)
-
-
-# ---------------------------------------------------------------- layouts and dtypes
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_conv2d_on_transposed_and_permuted_views(device, dtype):
-    """conv2d reads non-contiguous inputs correctly: an input transposed in H/W, an NHWC array
-    permuted to NCHW, and a weight permuted from (O, C, kw, kh); gradients flow back through
-    the views."""
-    rng = np.random.default_rng(3)
-    x_t = rng.standard_normal((2, 3, 5, 7))       # used as x.transpose(2, 3): (2, 3, 7, 5)
-    x_nhwc = rng.standard_normal((2, 7, 5, 3))    # used as x.permute(0, 3, 1, 2): (2, 3, 7, 5)
-    w_t = rng.standard_normal((4, 3, 2, 3))       # used as w.transpose(2, 3): (4, 3, 3, 2)
-    b = rng.standard_normal(4)
-
-    def ours(x_t, x_nhwc, w_t, b):
-        a, c, w = x_t.transpose(2, 3), x_nhwc.permute(0, 3, 1, 2), w_t.transpose(2, 3)
-        assert not a.data.flags.c_contiguous and not c.data.flags.c_contiguous
-        return F.conv2d(a, w, b, padding=1) + F.conv2d(c, w, b, padding=1)
-
-    def theirs(x_t, x_nhwc, w_t, b):
-        a, c, w = x_t.transpose(2, 3), x_nhwc.permute(0, 3, 1, 2), w_t.transpose(2, 3)
-        return TF.conv2d(a, w, b, padding=1) + TF.conv2d(c, w, b, padding=1)
-
-    compare_with_torch(ours, theirs, [x_t, x_nhwc, w_t, b], device=device, dtype=dtype,
-                       atol_scale=atol_scale(dtype))
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -228,51 +81,6 @@ def test_conv2d_on_sliced_and_flipped_views(device, dtype):
                 + TF.conv2d(x.flip(2, 3), w, stride=2).sum())
 
     compare_with_torch(ours, theirs, [x, w], device=device, dtype=dtype, atol_scale=atol_scale(dtype))
-
-
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("padding", [0, 1])
-def test_conv2d_of_conv2d_output(device, dtype, padding):
-    """A conv reading another conv's output (returned as a channels-last view), also through
-    a max pool and with groups and stride, equals torch in forward and all gradients."""
-    rng = np.random.default_rng(5)
-    x = rng.standard_normal((3, 2, 9, 8))
-    w1, b1 = rng.standard_normal((4, 2, 3, 3)) * 0.5, rng.standard_normal(4)
-    w2, b2 = rng.standard_normal((6, 2, 2, 3)) * 0.5, rng.standard_normal(6)
-    w3 = rng.standard_normal((2, 6, 2, 1)) * 0.5
-
-    def ours(x, w1, b1, w2, b2, w3):
-        h = F.conv2d(x, w1, b1, padding=padding)
-        h = F.conv2d(h, w2, b2, stride=(1, 2), groups=2, padding=padding)
-        return F.conv2d(F.max_pool2d(h, 2, stride=1), w3)
-
-    def theirs(x, w1, b1, w2, b2, w3):
-        h = TF.conv2d(x, w1, b1, padding=padding)
-        h = TF.conv2d(h, w2, b2, stride=(1, 2), groups=2, padding=padding)
-        return TF.conv2d(TF.max_pool2d(h, 2, stride=1), w3)
-
-    compare_with_torch(ours, theirs, [x, w1, b1, w2, b2, w3], device=device, dtype=dtype,
-                       atol_scale=atol_scale(dtype))
-
-
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("conv", ["conv2d", "conv1d"])
-def test_conv_float32_stays_float32(device, conv):
-    """float32 inputs give a float32 output and float32 gradients (no silent float64 upcast),
-    with padding, stride, groups and bias."""
-    tc.manual_seed(0)
-    spatial = (6, 5) if conv == "conv2d" else (7,)
-    kernel = (3, 2) if conv == "conv2d" else (3,)
-    x = tc.randn(2, 4, *spatial, device=device, requires_grad=True)
-    w = tc.randn(6, 2, *kernel, device=device, requires_grad=True)
-    b = tc.randn(6, device=device, requires_grad=True)
-    assert x.dtype == w.dtype == b.dtype == np.float32
-    out = getattr(F, conv)(x, w, b, stride=2, padding=1, groups=2)
-    assert out.dtype == np.float32 and out.data.dtype == np.float32
-    (out * out).sum().backward()
-    for t in (x, w, b):
-        assert t.grad.dtype == np.float32 and t.grad.data.dtype == np.float32
 
 
 # ---------------------------------------------------------------- structure: no Python loop over the batch

@@ -1,9 +1,9 @@
-"""F.max_pool2d, F.avg_pool2d and F.adaptive_avg_pool2d against torch: forward and input gradient.
-
-Shapes, kernel sizes, strides and paddings are drawn by hypothesis; the arrays come from a drawn
-seed. Max-pool inputs hold distinct values (a random permutation), so the maximum of each
-window is unique and the gradient well defined; ties get tests of their own, checked against
-torch's CPU max_pool2d, which sends a window's gradient to its first maximum in row-major order.
+"""F.max_pool2d, F.avg_pool2d and F.adaptive_avg_pool2d: the edge cases. The op table
+(tests/op_table/nn_ops.py, run by tests/test_op_table.py) proves forward and input gradients
+against PyTorch on drawn kernels, strides and paddings (max pool on distinct values, so each
+window has one maximum), on transposed, strided and channels-last inputs; this file keeps what
+the table does not check: padding never wins a max, ties send the gradient to the first
+maximum as torch's CPU max_pool2d does, the avg-pool divisor at the padding, and bad input.
 """
 import numpy as np
 import pytest
@@ -14,63 +14,11 @@ from hypothesis import strategies as st
 
 import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
-from helpers import DEVICES, DTYPES, assert_fails_cleanly, compare_with_torch, int_or_pair
-
-
-# ---------------------------------------------------------------- strategies
-def divisors(n):
-    return [d for d in range(1, n + 1) if n % d == 0]
-
-
-@st.composite
-def pool_cases(draw, max_kernel=4):
-    """Input shape, kernel_size, stride (None: the kernel size), padding (at most half the
-    kernel, as torch requires) and a seed; the padded input always holds at least one window."""
-    n, c = draw(st.integers(1, 3)), draw(st.integers(1, 4))
-    kernel, (kh, kw) = int_or_pair(draw, 1, max_kernel)
-    stride = None if draw(st.booleans()) else int_or_pair(draw, 1, 3)[0]
-    if draw(st.booleans()):
-        padding = draw(st.integers(0, min(kh, kw) // 2))
-        ph = pw = padding
-    else:
-        padding = (draw(st.integers(0, kh // 2)), draw(st.integers(0, kw // 2)))
-        ph, pw = padding
-    h = draw(st.integers(max(1, kh - 2 * ph), 12))
-    w = draw(st.integers(max(1, kw - 2 * pw), 12))
-    return dict(shape=(n, c, h, w), kernel_size=kernel, stride=stride, padding=padding,
-                seed=draw(st.integers(0, 2**32 - 1)))
-
-
-def distinct_values(shape, seed, sign):
-    """An array of `shape` whose elements are all different (a shuffled ramp), exact in float32.
-    sign "negative": all < 0, so a padding counted as 0 would win every edge window;
-    "mixed": both signs."""
-    size = int(np.prod(shape))
-    ramp = (np.random.default_rng(seed).permutation(size) + 1.0) / 4096.0
-    return (-ramp if sign == "negative" else ramp - ramp.mean()).reshape(shape)
-
-
-def pool_kwargs(case):
-    return dict(kernel_size=case["kernel_size"], stride=case["stride"], padding=case["padding"])
+from helpers import DEVICES, DTYPES, assert_fails_cleanly, compare_with_torch
+from op_table.nn_ops import pool_cases
 
 
 # ---------------------------------------------------------------- max_pool2d
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("dtype", DTYPES)
-@given(case=pool_cases(), sign=st.sampled_from(["negative", "mixed"]))
-def test_max_pool2d_matches_torch(device, dtype, case, sign):
-    """max_pool2d forward and input gradient equal torch's for drawn kernel (int or pair),
-    stride (default or given) and padding up to kernel/2; with all-negative inputs this also
-    proves padding counts as -inf, never as 0."""
-    kw = pool_kwargs(case)
-    x = distinct_values(case["shape"], case["seed"], sign)
-    out, _ = compare_with_torch(lambda x: F.max_pool2d(x, **kw), lambda x: TF.max_pool2d(x, **kw),
-                                [x], device=device, dtype=dtype, seed=case["seed"])
-    assert np.isfinite(out.numpy()).all()
-    if sign == "negative":
-        assert (out.numpy() < 0).all()
-
-
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("kernel,padding", [(2, 1), (3, 1), ((4, 2), (2, 1)), ((3, 5), (1, 2))])
@@ -148,25 +96,13 @@ def test_max_pool2d_ties_match_torch(device, case, data):
     """Inputs drawn from very few distinct values (many ties, overlapping windows, padding):
     the gradient equals torch's CPU max_pool2d, i.e. first maximum in row-major order."""
     levels = data.draw(st.integers(1, 3), label="levels")
-    x = np.random.default_rng(case["seed"]).integers(0, levels, case["shape"]).astype(np.float64) - levels
-    kw = pool_kwargs(case)
-    compare_with_torch(lambda x: F.max_pool2d(x, **kw), lambda x: TF.max_pool2d(x, **kw), [x],
-                       device=device, seed=case["seed"])
+    shape = case.arrays[0].shape
+    x = np.random.default_rng(case.seed).integers(0, levels, shape).astype(np.float64) - levels
+    compare_with_torch(lambda x: F.max_pool2d(x, **case.params), lambda x: TF.max_pool2d(x, **case.params), [x],
+                       device=device, seed=case.seed)
 
 
 # ---------------------------------------------------------------- avg_pool2d
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("dtype", DTYPES)
-@given(case=pool_cases(), count_include_pad=st.booleans())
-def test_avg_pool2d_matches_torch(device, dtype, case, count_include_pad):
-    """avg_pool2d forward and input gradient equal torch's for drawn kernel, stride and
-    padding, with count_include_pad True (padding counts in the divisor) and False."""
-    kw = dict(pool_kwargs(case), count_include_pad=count_include_pad)
-    x = np.random.default_rng(case["seed"]).standard_normal(case["shape"])
-    compare_with_torch(lambda x: F.avg_pool2d(x, **kw), lambda x: TF.avg_pool2d(x, **kw),
-                       [x], device=device, dtype=dtype, seed=case["seed"])
-
-
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("count_include_pad", [True, False])
 def test_avg_pool2d_padding_divisor(device, count_include_pad):
@@ -177,71 +113,6 @@ def test_avg_pool2d_padding_divisor(device, count_include_pad):
         lambda x: F.avg_pool2d(x, 2, padding=1, count_include_pad=count_include_pad),
         lambda x: TF.avg_pool2d(x, 2, padding=1, count_include_pad=count_include_pad), [x], device=device)
     assert out.numpy()[0, 0, 0, 0] == (0.25 if count_include_pad else 1.0)
-
-
-# ---------------------------------------------------------------- adaptive_avg_pool2d
-@st.composite
-def adaptive_cases(draw):
-    """Input shape and an output size that is 1 or divides the input size (int or pair)."""
-    n, c = draw(st.integers(1, 3)), draw(st.integers(1, 4))
-    h, w = draw(st.integers(1, 12)), draw(st.integers(1, 12))
-    oh, ow = draw(st.sampled_from(divisors(h))), draw(st.sampled_from(divisors(w)))
-    if draw(st.booleans()):
-        oh = ow = 1
-    output_size = oh if oh == ow and draw(st.booleans()) else (oh, ow)
-    return dict(shape=(n, c, h, w), output_size=output_size, seed=draw(st.integers(0, 2**32 - 1)))
-
-
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("dtype", DTYPES)
-@given(case=adaptive_cases())
-def test_adaptive_avg_pool2d_matches_torch(device, dtype, case):
-    """adaptive_avg_pool2d to 1 (global average) and to sizes dividing the input: forward and
-    input gradient equal torch's."""
-    size = case["output_size"]
-    x = np.random.default_rng(case["seed"]).standard_normal(case["shape"])
-    compare_with_torch(lambda x: F.adaptive_avg_pool2d(x, size), lambda x: TF.adaptive_avg_pool2d(x, size),
-                       [x], device=device, dtype=dtype, seed=case["seed"])
-
-
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("size", [1, (1, 1)])
-def test_adaptive_avg_pool2d_to_one_is_global_average(device, dtype, size):
-    """Output size 1 gives (N, C, 1, 1), the mean over H and W, equal to torch."""
-    x = np.random.default_rng(2).standard_normal((3, 4, 7, 5))
-    out, _ = compare_with_torch(lambda x: F.adaptive_avg_pool2d(x, size),
-                                lambda x: TF.adaptive_avg_pool2d(x, size), [x], device=device, dtype=dtype)
-    assert out.shape == (3, 4, 1, 1)
-
-
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_pools_on_non_contiguous_input(device, dtype):
-    """The pools read non-contiguous views (a transposed input) correctly, gradients included."""
-    x = distinct_values((2, 3, 7, 6), 3, "mixed")
-
-    def ours(x):
-        v = x.transpose(2, 3)
-        return (F.max_pool2d(v, 3, 2, 1).sum() + (F.avg_pool2d(v, 2, 1, 1) ** 2).sum()
-                + (F.adaptive_avg_pool2d(v, (3, 1)) ** 2).sum())
-
-    def theirs(x):
-        v = x.transpose(2, 3)
-        return (TF.max_pool2d(v, 3, 2, 1).sum() + (TF.avg_pool2d(v, 2, 1, 1) ** 2).sum()
-                + (TF.adaptive_avg_pool2d(v, (3, 1)) ** 2).sum())
-
-    compare_with_torch(ours, theirs, [x], device=device, dtype=dtype)
-
-
-@pytest.mark.parametrize("pool", ["max_pool2d", "avg_pool2d"])
-def test_pool_float32_stays_float32(pool):
-    """float32 input gives float32 output and gradient."""
-    x = tc.randn(2, 3, 6, 6, requires_grad=True)
-    out = getattr(F, pool)(x, 3, 2, 1)
-    assert out.dtype == np.float32
-    out.sum().backward()
-    assert x.grad.dtype == np.float32
 
 
 # ---------------------------------------------------------------- bad inputs

@@ -61,7 +61,8 @@ def conv2d_cases(draw):
 
 @st.composite
 def conv1d_cases(draw):
-    """Like conv2d_cases for (N, C, L) inputs and (O, C/groups, k) weights."""
+    """Like conv2d_cases for (N, C, L) inputs and (O, C/groups, k) weights; stride and dilation
+    an int or a one-element tuple."""
     n = draw(st.integers(1, 3))
     cin, cout, groups = draw(channels_and_groups())
     k, d = draw(st.integers(1, 5)), draw(st.integers(1, 3))
@@ -73,10 +74,13 @@ def conv1d_cases(draw):
         padding = draw(st.integers(0, 3)) if mode == "int" else "valid"
         p = padding if mode == "int" else 0
         stride = draw(st.integers(1, 3))
-    length = draw(st.integers(max(1, int(eff - 2 * p)), 12))
+    low = max(1, int(eff - 2 * p))  # the padded input fits the kernel
+    length = draw(st.integers(low, max(low, 12)))
     seed = draw(seeds)
     shapes = [(n, cin, length), (cout, cin // groups, k)] + ([(cout,)] if draw(st.booleans()) else [])
     arrays = arrays_from(seed, *shapes)
+    # PyTorch also takes one-element tuples for stride and dilation
+    stride, d = draw(st.sampled_from([stride, (stride,)])), draw(st.sampled_from([d, (d,)]))
     return Case(tuple(arrays) + (None,) * (3 - len(arrays)),
                 dict(stride=stride, padding=padding, dilation=d, groups=groups), seed)
 
@@ -141,8 +145,8 @@ def batch_norm_cases(draw, training):
     weight = rng.standard_normal(c) if draw(st.booleans()) else None
     bias = rng.standard_normal(c) if draw(st.booleans()) else None
     running = (rng.standard_normal(c), rng.uniform(0.2, 3.0, c)) if not training or draw(st.booleans()) else (None, None)
-    params = dict(training=training, momentum=draw(st.sampled_from([0.0, 0.1, 1.0, 0.37])),
-                  eps=draw(st.sampled_from([1e-5, 1e-3, 0.1])))
+    params = dict(training=training, momentum=draw(st.one_of(st.sampled_from([0.0, 0.1, 1.0]), st.floats(0.0, 1.0))),
+                  eps=draw(st.sampled_from([1e-5, 1e-3, 0.1, 1.0])))
     return Case((x, weight, bias) + running, params, seed)
 
 
@@ -155,7 +159,7 @@ def _ours_batch_norm(fn):
 def dropout_cases(draw, channels):
     shape = tuple(draw(st.integers(1, 5)) for _ in range(draw(st.integers(3, 4) if channels else st.integers(1, 4))))
     seed = draw(seeds)
-    p = draw(st.one_of(st.sampled_from([0.0, 0.1, 0.5, 0.9]), st.floats(0.01, 0.99)))
+    p = draw(st.one_of(st.sampled_from([0.0, 0.1, 0.5, 0.9, 1.0]), st.floats(0.01, 0.99)))
     return Case(tuple(arrays_from(seed, shape, away_from=0.0)), dict(p=p, training=draw(st.booleans())), seed)
 
 

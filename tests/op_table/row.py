@@ -10,8 +10,13 @@ from typing import Callable, Optional
 
 import numpy as np
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 seeds = st.integers(0, 2**32 - 1)
+
+# Inputs of at most this many elements keep the table fast (and within the gradcheck's
+# element-by-element mode for most draws).
+MAX_SIZE = 64
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,12 @@ def arrays_from(seed, *shapes, low=None, high=None, away_from=None):
             a = away_from + np.where(gap >= 0, 1, -1) * (0.1 + np.abs(gap))
         out.append(a)
     return out
+
+
+def array_shapes(min_dims=0, max_dims=4, max_side=4):
+    """Shapes of min_dims..max_dims axes of sides 1..max_side, of at most MAX_SIZE elements."""
+    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=1, max_side=max_side).filter(
+        lambda shape: np.prod(shape, dtype=int) <= MAX_SIZE)
 
 
 def distinct_arrays(seed, *shapes, low=-2.0, high=2.0):
