@@ -12,7 +12,6 @@ import cupy_standin
 import numpy as np
 import pytest
 import torch
-from hypothesis import strategies as st
 
 import tinygrad_cnn as tc
 from tinygrad_cnn import backend
@@ -120,12 +119,3 @@ def assert_fails_cleanly(call, tensors, error, *fragments):
         np.testing.assert_array_equal(t.numpy(), old)
         assert t.grad is None and t.requires_grad
     return message
-
-
-def int_or_pair(draw, lo, hi):
-    """(argument, (a, b)): the argument is an int or a pair of ints, both forms torch accepts."""
-    if draw(st.booleans()):
-        v = draw(st.integers(lo, hi))
-        return v, (v, v)
-    pair = (draw(st.integers(lo, hi)), draw(st.integers(lo, hi)))
-    return pair, pair

@@ -264,7 +264,10 @@ def _transposed(array, device):
 
 
 def _strided(array, device):
-    """The same values as every other element of a twice-as-long last axis: a strided view."""
+    """The same values as every other element of a twice-as-long last axis: a strided view
+    (a 0-d array stays as it is)."""
+    if array.ndim == 0:
+        return backend.to_device(array, device)
     wide = np.zeros(array.shape[:-1] + (2 * array.shape[-1],), dtype=array.dtype)
     wide[..., ::2] = array
     return backend.to_device(wide, device)[..., ::2]

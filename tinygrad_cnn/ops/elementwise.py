@@ -331,10 +331,19 @@ def neg(x):
     return Neg.apply(x)
 
 
+def _python_number(value):
+    """A number parameter as a Python int or float. NumPy keeps a float32 array float32 under a
+    Python number (a "weak" scalar, as PyTorch does), but promotes it to float64 under a NumPy
+    float64 scalar, which `np.float64` values (say, from a config array) are."""
+    if value is None:
+        return None
+    return int(value) if isinstance(value, numbers.Integral) else float(value)
+
+
 def pow(base, exponent):  # noqa: A001 (PyTorch's name)
     """base ** exponent; either may be a tensor or a number."""
     if isinstance(base, Tensor) and isinstance(exponent, numbers.Number) and not isinstance(exponent, bool):
-        return PowScalar.apply(base, exponent=exponent)
+        return PowScalar.apply(base, exponent=_python_number(exponent))
     base, exponent = binary_operands(base, exponent, "pow")
     return Pow.apply(base, exponent)
 
@@ -362,7 +371,7 @@ def relu(x):
 
 def leaky_relu(x, negative_slope=0.01):
     """x where x > 0, else negative_slope * x."""
-    return LeakyReLU.apply(x, negative_slope=negative_slope)
+    return LeakyReLU.apply(x, negative_slope=_python_number(negative_slope))
 
 
 def sigmoid(x):
@@ -390,7 +399,7 @@ def clip(x, min=None, max=None):  # noqa: A002 (PyTorch's argument names)
         raise ValueError("clip: at least one of min and max must be given")
     if min is not None and max is not None and min > max:
         raise ValueError(f"clip: min ({min}) is larger than max ({max})")
-    return Clip.apply(x, low=min, high=max)
+    return Clip.apply(x, low=_python_number(min), high=_python_number(max))
 
 
 clamp = clip
