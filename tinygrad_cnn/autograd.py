@@ -19,6 +19,7 @@ import itertools
 import threading
 import weakref
 
+from . import backend
 from .backend import array_module, as_array
 from .errors import DeviceError, ShapeError
 
@@ -280,8 +281,8 @@ def run_backward(root, grad=None, retain_graph=False):
             parent = tensor._node
             if parent is None:
                 store.accumulate(tensor, g)
-            elif parent in grads:
-                grads[parent] = grads[parent] + g
+            elif parent in grads:  # a tensor used twice (a residual connection): add the gradients
+                grads[parent] = backend.into_workspace(array_module(g).add, grads[parent], g, like=g)
             else:
                 grads[parent] = g
                 heapq.heappush(heap, (-parent.generation, next(order), parent))

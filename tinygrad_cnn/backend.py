@@ -413,6 +413,25 @@ def empty_like(xp, a):
     return block.transpose(np.argsort(order))
 
 
+def into_workspace(ufunc, *args, like):
+    """ufunc(*args) (an array module's ufunc), its result shaped and laid out like `like`; on the
+    CPU the result takes workspace memory (a GPU's memory pool needs no help, so there it is a
+    plain call)."""
+    if is_gpu_array(like):
+        return ufunc(*args)
+    return ufunc(*args, out=empty_like(np, like))
+
+
+def reshape_into_workspace(values, shape):
+    """values.reshape(shape): a view when `values` is C-contiguous, else a copy, which takes
+    workspace memory on the CPU."""
+    if is_gpu_array(values) or values.flags.c_contiguous:
+        return values.reshape(shape)
+    out = empty(np, shape, values.dtype)
+    out.reshape(values.shape)[...] = values
+    return out
+
+
 def _free_idle_blocks(keep_bytes):
     """Free idle workspace blocks, largest first, until at most keep_bytes of them stay."""
     idle = sorted(((size, block) for size, blocks in _workspace.items() for block in blocks if _idle(block)),

@@ -73,7 +73,7 @@ def _im2col(x, padding, kernel, stride, dilation, groups):
         windows = backend.as_strided(padded, (kh, kw, c, n, ho, wo),
                                      (s_h * dh, s_w * dw, s_c, s_n, s_h * sh, s_w * sw))
         # (kh, kw, C, N, Ho, Wo) -> (kh*kw*C, N*Ho*Wo) (the copy) -> (1, N*Ho*Wo, kh*kw*C) view
-        return windows.reshape(kh * kw * c, n * ho * wo).T[None]
+        return backend.reshape_into_workspace(windows, (kh * kw * c, n * ho * wo)).T[None]
 
     x_nhwc = x.transpose(0, 2, 3, 1)  # (N, H, W, C), a view for channels-last x
     padded = x_nhwc
@@ -86,7 +86,7 @@ def _im2col(x, padding, kernel, stride, dilation, groups):
                                  (s_n, s_h * sh, s_w * sw, s_h * dh, s_w * dw, s_c * cg, s_c))
     # (N, Ho, Wo, kh, kw, G, Cg) -> (G, N, Ho, Wo, kh, kw, Cg) -> (G, N*Ho*Wo, kh*kw*Cg): the
     # copy (for groups=1 the leading axis has length 1 and costs nothing)
-    return windows.transpose(5, 0, 1, 2, 3, 4, 6).reshape(groups, n * ho * wo, kh * kw * cg)
+    return backend.reshape_into_workspace(windows.transpose(5, 0, 1, 2, 3, 4, 6), (groups, n * ho * wo, kh * kw * cg))
 
 
 def _is_channels_last(x):

@@ -16,6 +16,8 @@ from .common import as_tensor, binary_operands, check_broadcast, require_float
 class Add(Function):
     @staticmethod
     def forward(ctx, a, b):
+        if a.shape == b.shape and a.dtype == b.dtype:  # a residual connection: workspace memory, a's layout
+            return backend.into_workspace(array_module(a).add, a, b, like=a)
         return a + b
 
     @staticmethod
@@ -167,16 +169,14 @@ class Abs(Function):
 class ReLU(Function):
     @staticmethod
     def forward(ctx, x):
-        xp = array_module(x)
-        out = xp.maximum(x, 0, out=backend.empty_like(xp, x))  # activations: workspace memory
+        out = backend.into_workspace(array_module(x).maximum, x, 0, like=x)  # an activation: workspace memory
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
-        xp = array_module(g)
-        return xp.multiply(g, out > 0, out=backend.empty_like(xp, g))
+        return backend.into_workspace(array_module(g).multiply, g, out > 0, like=g)
 
 
 class LeakyReLU(Function):

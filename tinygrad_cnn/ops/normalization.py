@@ -51,7 +51,8 @@ class _Rows:
                                               if self.channels * r <= _WIDE_ROW_VALUES and self.count % r == 0), 1)
 
     def wide(self, a):
-        rows = array_module(a).moveaxis(a, 1, -1).reshape(-1, self.channels)  # (N, *spatial, C) -> (M, C)
+        # (N, *spatial, C) -> (M, C): a view for conv outputs, which are channels-last
+        rows = backend.reshape_into_workspace(array_module(a).moveaxis(a, 1, -1), (self.count, self.channels))
         if self.r == 1:
             return rows
         return rows.reshape(self.count // self.r, self.r * self.channels)     # (M, C) -> (M/r, r*C)
@@ -93,7 +94,7 @@ class BatchNorm(Function):
             # Sum values shifted by the first row: float32 sums of 10^4 terms lose digits in
             # proportion to the values' magnitude, and |x - x[0]| is of the order of the spread.
             first = x_wide[0, :rows.channels]
-            centered = xp.subtract(x_wide, rows.tile(first), out=backend.empty(xp, x_wide.shape, x.dtype))
+            centered = backend.into_workspace(xp.subtract, x_wide, rows.tile(first), like=x_wide)
             shifted_mean = rows.column_sums(centered) / dtype(rows.count)
             centered -= rows.tile(shifted_mean)
             mean = shifted_mean + first
@@ -107,9 +108,9 @@ class BatchNorm(Function):
                 running_var += (momentum * rows.count / (rows.count - 1)) * var
         else:
             invstd = dtype(1) / xp.sqrt(running_var + dtype(eps))
-            centered = xp.subtract(x_wide, rows.tile(running_mean), out=backend.empty(xp, x_wide.shape, x.dtype))
+            centered = backend.into_workspace(xp.subtract, x_wide, rows.tile(running_mean), like=x_wide)
         scale = invstd if weight is None else invstd * weight
-        out = xp.multiply(centered, rows.tile(scale), out=backend.empty(xp, x_wide.shape, x.dtype))
+        out = backend.into_workspace(xp.multiply, centered, rows.tile(scale), like=centered)
         if bias is not None:
             out += rows.tile(bias)
         ctx.training, ctx.rows = training, rows
@@ -127,11 +128,12 @@ class BatchNorm(Function):
         if ctx.needs_input_grad[0]:
             scale = invstd if weight is None else invstd * weight
             xp = array_module(g_wide)
-            wide = xp.multiply(g_wide, layout.tile(scale), out=backend.empty(xp, g_wide.shape, g.dtype))
+            wide = backend.into_workspace(xp.multiply, g_wide, layout.tile(scale), like=g_wide)
             if ctx.training:
                 n = g.dtype.type(layout.count)
                 # scale * (g - mean(g) - xhat * mean(g * xhat)), with xhat = centered * invstd
-                wide -= centered * layout.tile(scale * invstd * grad_w / n)
+                wide -= backend.into_workspace(xp.multiply, centered, layout.tile(scale * invstd * grad_w / n),
+                                               like=centered)
                 wide -= layout.tile(scale * grad_b / n)
             grad_x = layout.to_array(wide)
         return (grad_x,
