@@ -11,6 +11,7 @@ import pytest
 import tinygrad_cnn as tc
 from tinygrad_cnn import backend
 import tinygrad_cnn.nn.functional as F
+from helpers import DEVICES
 
 
 @pytest.mark.parametrize("name", ["cpu", "CPU", None])
@@ -74,14 +75,15 @@ def test_randn_statistics():
 
 
 # ---------------------------------------------------------------- seeds and generator states
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("seed", [2**64, 2**70 + 5, -3])
-def test_manual_seed_takes_any_integer(seed):
+def test_manual_seed_takes_any_integer(seed, device):
     """Seeds outside NumPy's and CuPy's ranges (CuPy refuses >= 2**64) still seed every source
-    repeatably (as torch.manual_seed does)."""
+    repeatably (as torch.manual_seed does), on every device."""
     tc.manual_seed(seed)
-    first = tc.randn(4).numpy()
+    first = tc.randn(4, device=device).numpy()
     tc.manual_seed(seed)
-    np.testing.assert_array_equal(tc.randn(4).numpy(), first)
+    np.testing.assert_array_equal(tc.randn(4, device=device).numpy(), first)
 
 
 @pytest.mark.parametrize("bad, error", [("abc", ValueError), (None, TypeError), ([1], TypeError)])

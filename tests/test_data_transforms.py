@@ -269,3 +269,16 @@ def test_single_image_and_errors():
     with pytest.raises(ValueError, match="channel"):
         T.Normalize((0.5, 0.5), (1.0, 1.0))(batch(c=3))
 
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("transform", [T.Normalize(0.5, 0.25), T.RandomCrop(6, padding=1), T.RandomHorizontalFlip()],
+                         ids=["Normalize", "RandomCrop", "RandomHorizontalFlip"])
+def test_a_batch_without_a_channel_axis_is_refused(device, transform):
+    """A batch of grayscale images (N, H, W) would be taken for one image with N channels:
+    normalized with the wrong statistics, or every image cropped and flipped alike. It is
+    refused with a message saying how to add the channel axis; one image (C, H, W) still works."""
+    batch = backend.to_device(np.zeros((16, 8, 8), dtype=np.float32), backend.parse_device(device))
+    with pytest.raises(ValueError, match=r"\(16, 8, 8\).*16 channels.*x\[:, None\]"):
+        transform(batch)
+    assert transform(batch[:3]).shape[0] == 3
