@@ -400,7 +400,7 @@ def _broken_mask_numpy_generator_api(x, p, shape):
 
 def _broken_load_state_dict(self, state_dict, strict=True):
     for key, t in self._state_tensors():
-        t.data[...] = state_dict[key]  # the value is not moved to the tensor's device
+        t.array[...] = state_dict[key]  # the value is not moved to the tensor's device
 
 
 def _dropout_step(device):

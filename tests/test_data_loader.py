@@ -251,9 +251,9 @@ def test_batches_land_on_the_device(device):
     on_cpu = DataLoader(ds, batch_size=8, shuffle=True, seed=1)
     for (x, y), (xc, yc) in zip(on_device, on_cpu):
         assert x.device == backend.parse_device(device) and y.device == x.device
-        assert backend.device_of(x.data) == x.device
-        np.testing.assert_array_equal(backend.to_device(x.data, "cpu"), xc.numpy())
-        np.testing.assert_array_equal(backend.to_device(y.data, "cpu"), yc.numpy())
+        assert backend.device_of(x.array) == x.device
+        np.testing.assert_array_equal(backend.to_device(x.array, "cpu"), xc.numpy())
+        np.testing.assert_array_equal(backend.to_device(y.array, "cpu"), yc.numpy())
     augmented = [x for x, _ in DataLoader(ds, batch_size=8, seed=1, transform=pipeline, device=device)]
     assert all(x.shape[1:] == (3, 16, 16) and x.dtype == np.float32 for x in augmented)
 

@@ -21,7 +21,7 @@ def batch(n=6, c=3, h=8, w=8, seed=0, device="cpu", dtype=np.float32):
 
 
 def host(a):
-    return backend.to_device(a.data if isinstance(a, tc.Tensor) else a, "cpu")
+    return backend.to_device(a.array if isinstance(a, tc.Tensor) else a, "cpu")
 
 
 RANDOM_TRANSFORMS = [

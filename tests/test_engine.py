@@ -146,11 +146,11 @@ def test_gradients_are_not_views_of_each_other():
     a, b = leaf([1.0, 2.0]), leaf([3.0, 4.0])
     c = leaf([5.0, 6.0])
     (a + b + c.reshape(2)).sum().backward()
-    grads = [a.grad.data, b.grad.data, c.grad.data]
+    grads = [a.grad.array, b.grad.array, c.grad.array]
     for i in range(3):
         for j in range(i + 1, 3):
             assert not np.shares_memory(grads[i], grads[j])
-    a.grad.data += 100  # in-place change to one gradient leaves the others alone
+    a.grad.array += 100  # in-place change to one gradient leaves the others alone
     np.testing.assert_array_equal(b.grad.numpy(), [1.0, 1.0])
 
 

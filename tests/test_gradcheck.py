@@ -247,8 +247,8 @@ def test_gradcheck_finds_the_single_wrong_element(shape, seed, data):
     size = int(np.prod(shape))
     k = data.draw(st.integers(0, size - 1), label="wrong element")
     inputs = _two_inputs(seed, shape, shape)
-    inputs[0].data.reshape(-1)[k] = 1.0  # both factors of the wrong term far from 0,
-    inputs[1].data.reshape(-1)[k] = 1.5  # so the wrong factor makes a visible difference
+    inputs[0].array.reshape(-1)[k] = 1.0  # both factors of the wrong term far from 0,
+    inputs[1].array.reshape(-1)[k] = 1.5  # so the wrong factor makes a visible difference
 
     def fn(a, b):
         return ScaledSquare.apply(a).sum() + (ScaledSquare.apply(b, factor=3.0, where=[k]) * a).sum()

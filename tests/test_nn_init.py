@@ -336,10 +336,10 @@ def test_init_preserves_dtype_and_writes_in_place(index, device):
     _, fn = _all_inits()[index]
     for dtype in ("float32", "float64"):
         p = nn.Parameter(tc.zeros((64, 32, 3, 3), dtype=dtype, device=device))
-        array = p.data
+        array = p.array
         assert fn(p) is p
-        assert p.data is array, "init replaced the array instead of writing into it"
-        assert p.dtype == np.dtype(dtype) and p.data.dtype == np.dtype(dtype)
+        assert p.array is array, "init replaced the array instead of writing into it"
+        assert p.dtype == np.dtype(dtype) and p.array.dtype == np.dtype(dtype)
         assert np.any(to_numpy(p) != 0)
         assert p.requires_grad and p.grad is None
         if dtype == "float64":
@@ -350,10 +350,10 @@ def test_init_preserves_dtype_and_writes_in_place(index, device):
 def test_layer_init_writes_into_the_parameters_array():
     """Re-initializing a layer's weight in place keeps the Parameter and its array."""
     layer = nn.Conv2d(3, 8, 3)
-    weight, array = layer.weight, layer.weight.data
+    weight, array = layer.weight, layer.weight.array
     init.kaiming_normal_(layer.weight)
     init.zeros_(layer.bias)
-    assert layer.weight is weight and layer.weight.data is array
+    assert layer.weight is weight and layer.weight.array is array
     assert [n for n, _ in layer.named_parameters()] == ["weight", "bias"]
     assert not np.any(to_numpy(layer.bias))
 

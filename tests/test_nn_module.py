@@ -320,7 +320,7 @@ def test_state_dict_values_share_memory_with_the_model():
     ours = make_net(tc)
     sd = ours.state_dict()
     params = dict(ours.named_parameters())
-    assert np.shares_memory(to_numpy(sd["head.fc.weight"]), to_numpy(params["head.fc.weight"].data))
+    assert np.shares_memory(to_numpy(sd["head.fc.weight"]), to_numpy(params["head.fc.weight"].array))
     theirs = make_net(torch)
     assert theirs.state_dict()["head.fc.weight"].data_ptr() == theirs.head.fc.weight.data_ptr()
 

@@ -25,10 +25,10 @@ def test_running_stats_are_updated_in_place(device):
     x = rng.standard_normal((4, 3, 2, 2))
     rm, rv = tc.zeros(3, dtype="float64", device=device), tc.ones(3, dtype="float64", device=device)
     trm, trv = torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64)
-    rm_view, rv_view = rm.data, rv.data
+    rm_view, rv_view = rm.array, rv.array
     out = F.batch_norm(tc.tensor(x, device=device, requires_grad=True), rm, rv, None, None, True, 0.1, 1e-5)
     TF.batch_norm(torch.tensor(x), trm, trv, None, None, True, 0.1, 1e-5)
-    assert rm.data is rm_view and rv.data is rv_view, "running tensors were replaced, not updated"
+    assert rm.array is rm_view and rv.array is rv_view, "running tensors were replaced, not updated"
     assert_close(rm_view, trm, np.float64, "running_mean (in place)")
     assert_close(rv_view, trv, np.float64, "running_var (in place)")
     out.sum().backward()

@@ -145,17 +145,17 @@ def test_add_gradient_shared_between_a_leaf_and_a_pending_node(dtype, device):
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("name", ["exp", "add", "mul", "sum", "getitem"])
 def test_zero_dim_results_hold_arrays(name, device):
-    """Ops on 0-d tensors return tensors whose .data (and the inputs' .grad.data) are arrays,
+    """Ops on 0-d tensors return tensors whose .array (and the inputs' .grad.array) are arrays,
     not immutable numpy scalars, so in-place updates such as zero_grad(set_to_none=False) work."""
     x = tc.tensor(np.array(1.5), device=device, requires_grad=True)
     v = tc.tensor(np.array([1.5, 2.0]), device=device, requires_grad=True)
     out = {"exp": lambda: x.exp(), "add": lambda: x + x, "mul": lambda: x * 2.0, "sum": lambda: v.sum(),
            "getitem": lambda: v[1]}[name]()
     assert out.shape == ()
-    assert hasattr(out.data, "__setitem__"), type(out.data)
+    assert hasattr(out.array, "__setitem__"), type(out.array)
     out.backward()
     leaf = v if name in ("sum", "getitem") else x
-    assert hasattr(leaf.grad.data, "__setitem__"), type(leaf.grad.data)
+    assert hasattr(leaf.grad.array, "__setitem__"), type(leaf.grad.array)
     leaf.zero_grad(set_to_none=False)
     assert float(leaf.grad.to("cpu").numpy().sum()) == 0.0
 

@@ -254,11 +254,11 @@ def test_zero_grad():
     ours, theirs = make_ours(initial_arrays(), np.float32), make_torch(initial_arrays(), np.float32)
     opt, topt = optim.SGD(ours, lr=0.1), torch.optim.SGD(theirs, lr=0.1)
     set_grads(ours, theirs, gradient_sequence(steps=1)[0], np.float32)
-    arrays = [p.grad.data for p in ours]
+    arrays = [p.grad.array for p in ours]
     opt.zero_grad(set_to_none=False)
     topt.zero_grad(set_to_none=False)
     for p, t, a in zip(ours, theirs, arrays):
-        assert p.grad.data is a
+        assert p.grad.array is a
         np.testing.assert_array_equal(p.grad.numpy(), t.grad.numpy())
         assert not p.grad.numpy().any()
     opt.zero_grad()
@@ -294,7 +294,7 @@ def test_float32_kept_and_update_in_place(name, kwargs, device):
     ours = make_ours(initial_arrays(), np.float32, device)
     opt = our_opt(name, ours, **kwargs)
     opt.param_groups[0]["lr"] = np.float64(0.1)  # a numpy scalar option must not upcast either
-    before = [p.data for p in ours]
+    before = [p.array for p in ours]
     given, kept = [], []  # every gradient given so far, and a copy of it
     for grads in gradient_sequence(steps=3):
         step_grads = [tc.tensor(g.astype(np.float32), device=device) for g in grads]
@@ -304,8 +304,8 @@ def test_float32_kept_and_update_in_place(name, kwargs, device):
             p.grad = g
         opt.step()
         for p, a in zip(ours, before):
-            assert p.data is a, "the update must be in place"
-            assert p.dtype == np.float32 and p.data.dtype == np.float32
+            assert p.array is a, "the update must be in place"
+            assert p.dtype == np.float32 and p.array.dtype == np.float32
         for g, k in zip(given, kept):  # no gradient is modified, nor kept as a state buffer
             np.testing.assert_array_equal(g.numpy(), k)
     for s in opt.state.values():

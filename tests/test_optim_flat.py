@@ -62,11 +62,11 @@ def test_parameters_and_gradients_live_in_one_buffer(device):
     for key, value in model.state_dict().items():  # values kept by the move into the buffer
         np.testing.assert_array_equal(to_numpy(value), values[key], err_msg=key)
     for p, view in zip(params, buffer.views):
-        assert p.data is view
+        assert p.array is view
     x, y = batch()
     F.cross_entropy(model(tc.tensor(x, device=device)), tc.tensor(y, device=device)).backward()
     for p, slot in zip(params, buffer.grad_views):
-        assert p.grad.data is slot                              # the gradient was written in place
+        assert p.grad.array is slot                              # the gradient was written in place
     expected = np.concatenate([to_numpy(p.grad).reshape(-1) for p in params])
     np.testing.assert_array_equal(to_numpy(buffer.grad), expected)
     opt.step()

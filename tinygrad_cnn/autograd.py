@@ -132,7 +132,7 @@ class Function:
         for position, t in enumerate(inputs):
             if t is not None and not isinstance(t, Tensor):
                 raise _not_a_tensor(cls, position, t)
-        arrays = [t.data if t is not None else None for t in inputs]
+        arrays = [t.array if t is not None else None for t in inputs]
         device = _common_device(cls, inputs)
         record = is_grad_enabled() and any(t is not None and t.requires_grad for t in inputs)
         if record:
@@ -214,7 +214,7 @@ class _GradStore:
         from .tensor import Tensor  # noqa: PLC0415
 
         if tensor.grad is not None:
-            tensor.grad.data += grad
+            tensor.grad.array += grad
         elif tensor._grad_slot is not None:  # a parameter of a flat buffer: its gradient has a place
             tensor._grad_slot[...] = grad
             tensor.grad = Tensor._wrap(tensor._grad_slot, tensor.device)
@@ -236,14 +236,15 @@ def run_backward(root, grad=None, retain_graph=False):
         raise RuntimeError(f"backward: tensor of shape {root.shape} does not require grad "
                            "and has no graph (was it computed under no_grad, or from tensors "
                            "without requires_grad=True?)")
-    xp = array_module(root.data)
+    xp = array_module(root.array)
     if grad is None:
-        if root.data.size != 1:
+        if root.array.size != 1:
             raise RuntimeError(f"backward: grad can be implicitly created only for scalar outputs; "
                                f"got a tensor of shape {root.shape}: pass grad= of that shape")
-        grad = xp.ones_like(root.data)
+        grad = xp.ones_like(root.array)
     else:
-        grad = getattr(grad, "data", grad)
+        from .tensor import Tensor  # noqa: PLC0415 (tensor.py imports this module)
+        grad = grad.array if isinstance(grad, Tensor) else grad
         grad = xp.asarray(grad, dtype=root.dtype)
         if grad.shape != root.shape:
             raise ShapeError(f"backward: grad of shape {grad.shape} does not match the tensor's shape {root.shape}")

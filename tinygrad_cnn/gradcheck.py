@@ -16,7 +16,7 @@ def _as_float64_inputs(inputs):
     for item in inputs:
         if isinstance(item, Tensor) and item.dtype.kind == "f":
             # C order, so that full mode can perturb elements through a flat view
-            data = backend.array_module(item.data).array(item.data, dtype="float64", order="C")
+            data = backend.array_module(item.array).array(item.array, dtype="float64", order="C")
             converted.append(Tensor(data, requires_grad=item.requires_grad))
         else:
             converted.append(item)
@@ -43,12 +43,12 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="auto", n_directi
     rng = np.random.default_rng(seed)
 
     out = fn(*inputs)
-    xp = backend.array_module(out.data)
+    xp = backend.array_module(out.array)
     cotangent = xp.asarray(rng.standard_normal(out.shape))
 
     def objective():
         with no_grad():
-            value = fn(*inputs).data
+            value = fn(*inputs).array
         return float((value.astype("float64") * cotangent).sum())
 
     for i in checked:
@@ -59,7 +59,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="auto", n_directi
         tensor = inputs[i]
         analytic = tensor.grad.numpy() if tensor.grad is not None else np.zeros(tensor.shape)
         analytic = np.asarray(analytic, dtype=np.float64)
-        data = tensor.data
+        data = tensor.array
         use_full = mode == "full" or (mode == "auto" and data.size <= max_full_elements)
         if use_full:
             numeric = np.zeros(tensor.shape)

@@ -22,7 +22,7 @@ __all__ = ["accuracy", "confusion_matrix", "per_class_accuracy", "precision_reca
 def _labels(values, name):
     """`values` (Tensor, numpy/cupy array, list) as a 1-d int64 numpy array."""
     if isinstance(values, Tensor):
-        values = values.data
+        values = values.array
     array = np.asarray(backend.to_device(values, "cpu") if backend.is_gpu_array(values) else values)
     if array.ndim != 1:
         raise ValueError(f"{name}: expected a 1-d array of class labels, got shape {array.shape}")
@@ -55,7 +55,7 @@ def accuracy(output, target):
     predicted labels (N,). target: true labels (N,).
     """
     if isinstance(output, Tensor):
-        output = output.data
+        output = output.array
     if backend.is_gpu_array(output):
         output = backend.to_device(output, "cpu")
     output = np.asarray(output)

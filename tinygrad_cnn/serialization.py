@@ -135,7 +135,7 @@ class _Encoder:
         if isinstance(obj, str):
             return str(obj)
         if isinstance(obj, Tensor):
-            return self._encode_array(obj.data, path, source=obj.data)
+            return self._encode_array(obj.array, path, source=obj.array)
         if isinstance(obj, np.ndarray) or backend.is_gpu_array(obj):
             return self._encode_array(obj, path, source=obj)
         if isinstance(obj, (dict, list, tuple)):

@@ -34,7 +34,7 @@ def resolve_dtype(dtype):
 def _to_array(data, dtype, device):
     """Copy `data` (Tensor, array, scalar or nested list) into a new array on `device`."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     if backend.is_gpu_array(data) or isinstance(data, (np.ndarray, np.generic)):
         array = np.asarray(data) if isinstance(data, np.generic) else data  # numpy values keep their dtype
     else:
@@ -73,19 +73,20 @@ def _ragged_text(data):
 class Tensor:
     """An n-dimensional array that records the ops applied to it for backpropagation.
 
-    Attributes: `data` (numpy or cupy array), `grad` (Tensor or None), `requires_grad`,
+    Attributes: `array` (the numpy or cupy array holding the values), `data` (as in PyTorch: a
+    Tensor sharing that array, outside the graph), `grad` (Tensor or None), `requires_grad`,
     `shape`, `dtype`, `device` ("cpu" or "cuda:N").
     """
 
     # _grad_slot / _flat: the gradient's view of a flat buffer and that buffer (optim/flat.py), or None
-    __slots__ = ("data", "grad", "requires_grad", "_node", "_retains_grad", "_device", "_grad_slot", "_flat",
+    __slots__ = ("array", "grad", "requires_grad", "_node", "_retains_grad", "_device", "_grad_slot", "_flat",
                  "__weakref__")
     __array_ufunc__ = None  # numpy_array + tensor defers to Tensor.__radd__
 
     def __init__(self, data, requires_grad=False, device=None, dtype=None):
         device = backend.parse_device(device) if device is not None else (
-            backend.device_of(data.data if isinstance(data, Tensor) else data))
-        self.data = _to_array(data, resolve_dtype(dtype), device)
+            backend.device_of(data.array if isinstance(data, Tensor) else data))
+        self.array = _to_array(data, resolve_dtype(dtype), device)
         self._device = device
         self.grad = None
         self._node = None
@@ -98,7 +99,7 @@ class Tensor:
     def _wrap(cls, array, device):
         """A new graph-free Tensor around `array` (no copy, no checks): for the engine and ops."""
         t = object.__new__(cls)
-        t.data = array
+        t.array = array
         t._device = device
         t.grad = None
         t._node = None
@@ -109,12 +110,39 @@ class Tensor:
 
     # -------------------------------------------------------------- properties
     @property
+    def data(self):
+        """This tensor's values as a new Tensor outside the graph, sharing memory with it (as
+        PyTorch's `.data`): changing it in place (`p.data.mul_(0.5)`, `p.data[...] = 0`) changes
+        this tensor, without autograd seeing it. Assigning `t.data = other` makes `t` hold
+        `other`'s values (a Tensor, or a NumPy/CuPy array). The raw array is `t.array`."""
+        return Tensor._wrap(self.array, self._device)
+
+    @data.setter
+    def data(self, value):
+        array = value.array if isinstance(value, Tensor) else value
+        if not hasattr(array, "shape") or not hasattr(array, "dtype"):
+            raise TypeError(f"data: expected a Tensor or an array, got {type(value).__name__}")
+        self.array = array
+        self._device = backend.device_of(array)
+        self._grad_slot = self._flat = None  # no longer a view of an optimizer's flat buffer
+
+    def __array__(self, dtype=None, copy=None):
+        """NumPy's view of a CPU tensor (np.asarray(t)), as PyTorch's; a GPU tensor must be
+        read with .numpy() or .cpu() first (TypeError, as in PyTorch)."""
+        if backend.is_gpu_array(self.array):
+            raise TypeError(f"can't convert a tensor on {self.device} to a NumPy array: use .cpu() or .numpy() "
+                            "to copy it to the host first")
+        if copy:
+            return np.array(self.array, dtype=dtype, copy=True)
+        return self.array if dtype is None else self.array.astype(dtype, copy=False)
+
+    @property
     def shape(self):
-        return self.data.shape
+        return self.array.shape
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def device(self):
@@ -122,17 +150,17 @@ class Tensor:
 
     @property
     def ndim(self):
-        return self.data.ndim
+        return self.array.ndim
 
     def dim(self):
-        return self.data.ndim
+        return self.array.ndim
 
     def numel(self):
-        return int(self.data.size)
+        return int(self.array.size)
 
     def size(self, dim=None):
         """The shape (PyTorch's `size()`), or one dimension's length."""
-        return self.data.shape if dim is None else self.data.shape[dim]
+        return self.array.shape if dim is None else self.array.shape[dim]
 
     @property
     def is_leaf(self):
@@ -150,7 +178,7 @@ class Tensor:
     def __len__(self):
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self.array.shape[0]
 
     def __iter__(self):
         for i in range(len(self)):
@@ -160,7 +188,7 @@ class Tensor:
         return id(self)
 
     def __bool__(self):
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise RuntimeError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
         return bool(self.item())
 
@@ -205,27 +233,27 @@ class Tensor:
 
     def detach(self):
         """A tensor sharing this one's data with no graph and requires_grad=False."""
-        return Tensor._wrap(self.data, self._device)
+        return Tensor._wrap(self.array, self._device)
 
     def zero_grad(self, set_to_none=True):
         """Clear `.grad` (set it to None, or fill it with zeros when set_to_none=False)."""
         if set_to_none or self.grad is None:
             self.grad = None
         else:
-            self.grad.data[...] = 0
+            self.grad.array[...] = 0
 
     # -------------------------------------------------------------- conversion
     def numpy(self):
         """The data as a numpy array (a copy from the GPU, which also raises a failed check an
         op queued there; the array itself on the CPU)."""
-        return backend.to_host(self.data)[0] if backend.is_gpu_array(self.data) else self.data
+        return backend.to_host(self.array)[0] if backend.is_gpu_array(self.array) else self.array
 
     def tolist(self):
         return self.numpy().tolist()
 
     def item(self):
         """The single value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ShapeError(f"item(): only one-element tensors can be converted to Python scalars, "
                              f"got shape {self.shape}")
         return self.numpy().reshape(()).item()
@@ -309,42 +337,132 @@ class Tensor:
         return ops.movement.getitem(self, index)
 
     def __setitem__(self, index, value):
-        if self.requires_grad and is_grad_enabled():
-            raise RuntimeError("in-place assignment to a tensor that requires grad is not supported; "
-                               "use torch-style ops (where, cat) or assign inside no_grad()")
+        self._check_in_place("setitem")
         index, _ = ops.movement.normalize_index(self, index, "setitem")
-        self.data[index] = self._operand(value)
+        self.array[index] = self._operand(value)
+
+    # -------------------------------------------------------------- in place (PyTorch's trailing _)
+    # These change the tensor's values outside autograd: allowed on tensors that take no part in
+    # the graph (parameters inside no_grad(), `.data`, buffers, plain tensors), refused otherwise.
+    def _check_in_place(self, op):
+        if self.requires_grad and is_grad_enabled():
+            if self._node is None:
+                raise RuntimeError(f"{op}: a leaf tensor that requires grad is being used in an in-place "
+                                   "operation; do it inside tc.no_grad() or on its .data")
+            raise RuntimeError(f"{op}: in-place changes to a tensor that is part of the autograd graph are not "
+                               "supported (its op may have saved it for backward); use the out-of-place op")
+
+    def _in_place(self, op, ufunc, other):
+        self._check_in_place(op)
+        ufunc(self.array, self._operand(other), out=self.array, casting="same_kind")
+        return self
+
+    def add_(self, other, alpha=1):
+        """self += alpha * other, in place."""
+        return self._in_place("add_", backend.array_module(self.array).add, other if alpha == 1 else other * alpha)
+
+    def sub_(self, other, alpha=1):
+        """self -= alpha * other, in place."""
+        return self._in_place("sub_", backend.array_module(self.array).subtract,
+                              other if alpha == 1 else other * alpha)
+
+    def mul_(self, other):
+        return self._in_place("mul_", backend.array_module(self.array).multiply, other)
+
+    def div_(self, other):
+        return self._in_place("div_", backend.array_module(self.array).divide, other)
+
+    def clamp_(self, min=None, max=None):  # noqa: A002 (PyTorch's argument names)
+        self._check_in_place("clamp_")
+        backend.array_module(self.array).clip(self.array, min, max, out=self.array)
+        return self
+
+    clip_ = clamp_
+
+    def fill_(self, value):
+        self._check_in_place("fill_")
+        self.array[...] = self._operand(value)
+        return self
+
+    def zero_(self):
+        return self.fill_(0)
+
+    def copy_(self, src):
+        """Copy src's values (Tensor, array or list; broadcast, cast, moved here) into self."""
+        return self.fill_(src)
+
+    def _fill_random(self, op, draw):
+        self._check_in_place(op)
+        if self.dtype.kind != "f":
+            raise TypeError(f"{op}: expected a floating-point tensor, got dtype {self.dtype}")
+        with backend.device_context(self._device):
+            self.array[...] = draw(backend.generator(self._device), self.shape)
+        return self
+
+    def normal_(self, mean=0.0, std=1.0):
+        """Fill with samples of N(mean, std^2) from the library's generator (tc.manual_seed)."""
+        return self._fill_random("normal_", lambda gen, shape: gen.normal(mean, std, shape))
+
+    def uniform_(self, a=0.0, b=1.0):
+        """Fill with samples of U(a, b) from the library's generator."""
+        return self._fill_random("uniform_", lambda gen, shape: backend.uniform(gen, a, b, shape))
+
+    def bernoulli_(self, p=0.5):
+        """Fill with 1 where a uniform sample is < p, else 0."""
+        return self._fill_random("bernoulli_", lambda gen, shape: backend.random(gen, shape) < p)
+
+    # `a += b` and friends work in place on tensors outside autograd (`p.data -= lr * g`); on
+    # tensors in the graph (`out += identity` in a residual block) they compute a new tensor,
+    # which Python binds to the name, as autograd needs.
+    def _augmented(self, op, method, out_of_place, other):
+        if is_grad_enabled() and (self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)):
+            if self.requires_grad and self._node is None:
+                self._check_in_place(op)
+            return out_of_place(self, other)
+        return method(other)
+
+    def __iadd__(self, other):
+        return self._augmented("+=", self.add_, ops.elementwise.add, other)
+
+    def __isub__(self, other):
+        return self._augmented("-=", self.sub_, ops.elementwise.sub, other)
+
+    def __imul__(self, other):
+        return self._augmented("*=", self.mul_, ops.elementwise.mul, other)
+
+    def __itruediv__(self, other):
+        return self._augmented("/=", self.div_, ops.elementwise.div, other)
 
     def _operand(self, value):
         """`value` (Tensor, array, list or number) as something this tensor's array module takes:
         numbers stay numbers, arrays and lists are moved to this tensor's device."""
         if isinstance(value, Tensor):
-            return value.data
+            return value.array
         if isinstance(value, (list, tuple)) or hasattr(value, "shape"):
             return backend.to_device(np.asarray(value) if isinstance(value, (list, tuple)) else value, self._device)
         return value
 
     # Comparisons give boolean tensors, outside the graph.
     def _compare(self, other, ufunc):
-        return Tensor._wrap(ufunc(self.data, self._operand(other)), self._device)
+        return Tensor._wrap(ufunc(self.array, self._operand(other)), self._device)
 
     def __eq__(self, other):
-        return self._compare(other, backend.array_module(self.data).equal)
+        return self._compare(other, backend.array_module(self.array).equal)
 
     def __ne__(self, other):
-        return self._compare(other, backend.array_module(self.data).not_equal)
+        return self._compare(other, backend.array_module(self.array).not_equal)
 
     def __lt__(self, other):
-        return self._compare(other, backend.array_module(self.data).less)
+        return self._compare(other, backend.array_module(self.array).less)
 
     def __le__(self, other):
-        return self._compare(other, backend.array_module(self.data).less_equal)
+        return self._compare(other, backend.array_module(self.array).less_equal)
 
     def __gt__(self, other):
-        return self._compare(other, backend.array_module(self.data).greater)
+        return self._compare(other, backend.array_module(self.array).greater)
 
     def __ge__(self, other):
-        return self._compare(other, backend.array_module(self.data).greater_equal)
+        return self._compare(other, backend.array_module(self.array).greater_equal)
 
     # -------------------------------------------------------------- elementwise methods
     def add(self, other):

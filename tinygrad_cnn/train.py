@@ -329,9 +329,9 @@ class _Meter:
 
     def add(self, loss, logits, target):
         """Record one batch: its scalar loss Tensor, its logits (N, C) and its targets (N,)."""
-        hits = (logits.data.argmax(axis=1) == target.data).sum()
+        hits = (logits.array.argmax(axis=1) == target.array).sum()
         self._correct = hits if self._correct is None else self._correct + hits
-        self._losses.append(loss.data)
+        self._losses.append(loss.array)
         self._sizes.append(int(target.shape[0]))
 
     def read(self):
@@ -556,8 +556,8 @@ class Trainer:
         named = list(self.model.named_parameters())
         if not named:
             return
-        xp = backend.array_module(named[0][1].data)
-        finite = backend.to_host(xp.stack([xp.isfinite(p.data).all() for _, p in named]))[0]
+        xp = backend.array_module(named[0][1].array)
+        finite = backend.to_host(xp.stack([xp.isfinite(p.array).all() for _, p in named]))[0]
         for (name, _), ok in zip(named, finite):
             if not ok:
                 raise self._diverged(f"parameter {name!r} became NaN or infinite", epoch, step, steps)
@@ -667,8 +667,8 @@ def predict(model, loader, device=None):
         with no_grad():
             for x, y in loader:
                 logits = model(_on_device(x, device))
-                preds.append(backend.to_device(logits.data.argmax(axis=1), "cpu"))
-                targets.append(backend.to_device(y.data if isinstance(y, Tensor) else y, "cpu"))
+                preds.append(backend.to_device(logits.array.argmax(axis=1), "cpu"))
+                targets.append(backend.to_device(y.array if isinstance(y, Tensor) else y, "cpu"))
     finally:
         model.train(was_training)
     if not preds:

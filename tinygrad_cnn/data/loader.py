@@ -38,7 +38,7 @@ class _Failure:
 
 def _as_array(value):
     if isinstance(value, Tensor):
-        return value.data
+        return value.array
     if backend.is_gpu_array(value) or isinstance(value, np.ndarray):
         return value
     return np.asarray(value)
@@ -193,7 +193,7 @@ class DataLoader:
             if self.transform is not None:
                 x = self.transform(x, generator) if isinstance(self.transform, Transform) else self.transform(x)
                 if isinstance(x, Tensor):
-                    x = x.data
+                    x = x.array
             if y.dtype.kind in "iub" and y.dtype != np.int64:
                 y = y.astype(xp.int64)
         return Tensor._wrap(x, self.device), Tensor._wrap(y, self.device)

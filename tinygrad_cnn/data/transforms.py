@@ -45,7 +45,7 @@ class Transform:
 
     def __call__(self, x, generator=None):
         if isinstance(x, Tensor):
-            return Tensor._wrap(self(x.data, generator), x.device)
+            return Tensor._wrap(self(x.array, generator), x.device)
         xp = backend.array_module(x)
         if x.ndim == 3:
             if x.shape[0] > _MAX_IMAGE_CHANNELS:  # a batch of channel-less images, taken for one image?
@@ -141,7 +141,7 @@ class Normalize(Transform):
     def inverse(self, x):
         """x * std + mean: undo the normalization (for viewing images)."""
         if isinstance(x, Tensor):
-            return Tensor._wrap(self.inverse(x.data), x.device)
+            return Tensor._wrap(self.inverse(x.array), x.device)
         xp = backend.array_module(x)
         if x.ndim == 3:
             return self.inverse(x[None])[0]

@@ -37,10 +37,10 @@ def _calculate_fan_in_and_fan_out(tensor):
 
 
 def _fill(tensor, sample):
-    """Write `sample(generator, shape)` into tensor.data, keeping its dtype, outside the graph."""
+    """Write `sample(generator, shape)` into tensor.array, keeping its dtype, outside the graph."""
     gen = backend.generator(tensor.device)
     with no_grad(), backend.device_context(tensor.device):
-        tensor.data[...] = sample(gen, tensor.shape).astype(tensor.dtype, copy=False)
+        tensor.array[...] = sample(gen, tensor.shape).astype(tensor.dtype, copy=False)
     return tensor
 
 
@@ -56,7 +56,7 @@ def normal_(tensor, mean=0.0, std=1.0):
 
 def constant_(tensor, val):
     with no_grad():
-        tensor.data[...] = val
+        tensor.array[...] = val
     return tensor
 
 

@@ -205,7 +205,7 @@ class _BatchNorm(Module):
             self.running_var if (track or not use_batch_stats) else None,
             self.weight, self.bias, use_batch_stats, 0.0 if momentum is None else momentum, self.eps)
         if track:  # counted only once the batch was accepted
-            self.num_batches_tracked.data += 1
+            self.num_batches_tracked.array += 1
         return out
 
     def extra_repr(self):

@@ -177,13 +177,13 @@ class Module:
             device = backend.parse_device(device)
         dtype = resolve_dtype(dtype)
         for t in list(self.parameters()) + list(self.buffers()):
-            data = t.data
+            data = t.array
             if dtype is not None and data.dtype.kind == "f":
                 data = data.astype(dtype)
             if device is not None:
                 data = backend.to_device(data, device)
                 t._device = device
-            t.data = data
+            t.array = data
             t.grad = None
             t._grad_slot = t._flat = None  # the new array is no longer in an optimizer's flat buffer
         return self
@@ -236,7 +236,7 @@ class Module:
     def state_dict(self, prefix=""):
         """OrderedDict of dotted name -> array with PyTorch's keys and order. The arrays are
         the module's own (not copies), as PyTorch's state_dict shares storage."""
-        return OrderedDict((key, t.data) for key, t in self._state_tensors(prefix))
+        return OrderedDict((key, t.array) for key, t in self._state_tensors(prefix))
 
     def load_state_dict(self, state_dict, strict=True):
         """Copy arrays (or Tensors) from `state_dict` into the parameters and buffers, in place.
@@ -273,9 +273,9 @@ class Module:
         for key, t in targets.items():
             if key in state_dict:
                 value = state_dict[key]
-                value = value.data if isinstance(value, Tensor) else value
+                value = value.array if isinstance(value, Tensor) else value
                 value = backend.to_device(value, t.device) if hasattr(value, "shape") else value
-                t.data[...] = value
+                t.array[...] = value
         return missing, unexpected
 
     # -------------------------------------------------------------- repr
@@ -299,7 +299,7 @@ def _value_kind(value):
     scalar, a Python number for a 0-d tensor), else a description of what it is."""
     if isinstance(value, numbers.Real):
         return None
-    data = value.data if isinstance(value, Tensor) else value
+    data = value.array if isinstance(value, Tensor) else value
     if not (isinstance(data, (np.ndarray, np.generic)) or backend.is_gpu_array(data)):
         return f"a value of type {type(value).__name__} ({value!r:.40})"
     if data.dtype.kind not in "biuf":

@@ -14,7 +14,7 @@ class Parameter(Tensor):
     def __init__(self, data, requires_grad=True):
         if isinstance(data, Tensor):
             Tensor.__init__(self, [0.0])  # initialise the slots, then adopt the array as is
-            self.data = data.data
+            self.array = data.array
             self._device = data.device
             self.requires_grad = False
             self.requires_grad_(requires_grad)

@@ -409,7 +409,7 @@ def where(condition, a, b):
     """Elementwise choice: a where condition is true, else b (condition: bool tensor or array)."""
     like = a if isinstance(a, Tensor) else b
     a, b = binary_operands(a, b, "where")
-    cond = condition.data if isinstance(condition, Tensor) else as_tensor(condition, like, "where").data
+    cond = condition.array if isinstance(condition, Tensor) else as_tensor(condition, like, "where").array
     if cond.dtype != bool:
         cond = cond.astype(bool)
     check_broadcast("where", cond.shape, a.shape, b.shape)

@@ -193,7 +193,7 @@ def _class_targets(op, scores, target, ignore_index):
     if target.shape != expected:
         raise ShapeError(f"{op}: input of shape {scores.shape} needs target of shape {expected}, got {target.shape}")
     c = scores.shape[1]
-    t = target.data
+    t = target.array
     if t.size:  # on a GPU the check is evaluated at the next read from the device
         bad = (t != ignore_index) & ((t < 0) | (t >= c))
 

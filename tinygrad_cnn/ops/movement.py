@@ -127,7 +127,7 @@ def reshape(x, *shape):
     for s in shape:
         if s != -1:
             known *= s
-    size = x.data.size
+    size = x.array.size
     if shape.count(-1) > 1 or (shape.count(-1) == 0 and known != size) or (
             shape.count(-1) == 1 and (known == 0 or size % known)):
         raise ShapeError(f"reshape: shape {shape} is invalid for a tensor of shape {x.shape} ({size} elements)")
@@ -219,11 +219,11 @@ def normalize_index(x, index, op="getitem"):
     Integer arrays out of range raise IndexError naming `op` (CuPy would silently wrap them
     around; on a GPU the check is evaluated at the next read from the device)."""
     parts = index if isinstance(index, tuple) else (index,)
-    xp = array_module(x.data)
+    xp = array_module(x.array)
     converted = []
     for part in parts:
         if isinstance(part, Tensor):
-            part = part.data
+            part = part.array
         elif isinstance(part, list):
             part = xp.asarray(part) if part else xp.zeros(0, dtype="int64")
         if hasattr(part, "dtype") and hasattr(part, "shape"):

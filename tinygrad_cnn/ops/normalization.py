@@ -169,8 +169,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if t is not None and t.device != x.device:
             raise RuntimeError(f"{op}: running statistics on {t.device} but input on {x.device}")
     return BatchNorm.apply(x, weight, bias,
-                           running_mean=None if running_mean is None else running_mean.data,
-                           running_var=None if running_var is None else running_var.data,
+                           running_mean=None if running_mean is None else running_mean.array,
+                           running_var=None if running_var is None else running_var.array,
                            training=bool(training), momentum=float(momentum), eps=float(eps))
 
 
@@ -186,7 +186,7 @@ def batch_norm_reference(input, running_mean, running_var, weight=None, bias=Non
         with no_grad():
             for stat, batch in ((running_mean, mean), (running_var, var * (count / (count - 1)))):
                 if stat is not None:
-                    stat.data[...] = ((1 - momentum) * stat + momentum * batch).data
+                    stat.array[...] = ((1 - momentum) * stat + momentum * batch).array
     else:
         mean, var = running_mean, running_var
     out = (input - mean.reshape(shape)) / (var.reshape(shape) + eps).sqrt()

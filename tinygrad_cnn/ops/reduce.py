@@ -191,8 +191,8 @@ def _extreme(name, reduce_fn, elementwise_fn, x, dim, keepdim, axis, keepdims):
         axes, keepdim = reduction_axes(name, x.ndim, dim, keepdim, None, keepdims)
         _check_not_empty(name, x, axes)
         if axes is None:  # a 0-d tensor: its value, at index 0
-            return MaxResult(x, Tensor._wrap(array_module(x.data).zeros((), dtype="int64"), x.device))
-        index = (x.data.argmin if name == "min" else x.data.argmax)(axis=axes[0], keepdims=True)
+            return MaxResult(x, Tensor._wrap(array_module(x.array).zeros((), dtype="int64"), x.device))
+        index = (x.array.argmin if name == "min" else x.array.argmax)(axis=axes[0], keepdims=True)
         values = MaxAlongDim.apply(x, axis=axes[0], keepdims=keepdim, index=index)
         index = index if keepdim else index.squeeze(axes[0])
         return MaxResult(values, Tensor._wrap(index.astype("int64", copy=False), x.device))
@@ -237,7 +237,7 @@ def _arg_reduce(name, x, dim, keepdim, axis, keepdims, largest):
     if axes is not None and len(axes) != 1:
         raise ValueError(f"{name}: takes one dimension, got {dim if dim is not None else axis}")
     _check_not_empty(name, x, axes)
-    fn = x.data.argmax if largest else x.data.argmin
+    fn = x.array.argmax if largest else x.array.argmin
     out = fn(axis=None if axes is None else axes[0], keepdims=keepdims)
     return Tensor._wrap(out.astype("int64", copy=False), x.device)
 
@@ -253,5 +253,5 @@ def argmin(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
 
 
 def _check_not_empty(name, x, axes):
-    if x.data.size == 0:
+    if x.array.size == 0:
         raise ValueError(f"{name}: cannot reduce an empty tensor of shape {x.shape}")

@@ -4,7 +4,7 @@
     opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     sched = optim.lr_scheduler.StepLR(opt, step_size=10, gamma=0.1)
 
-Optimizers update the parameter arrays in place (`p.data`), on numpy or cupy alike.
+Optimizers update the parameter arrays in place (`p.array`), on numpy or cupy alike.
 """
 from . import lr_scheduler  # noqa: F401
 from .adadelta import Adadelta

@@ -22,7 +22,7 @@ class Adagrad(Optimizer):
                                       initial_accumulator_value=initial_accumulator_value, eps=eps))
         for group in self.param_groups:
             for p in group["params"]:
-                xp = backend.array_module(p.data)
+                xp = backend.array_module(p.array)
                 with backend.device_context(p.device):
                     self.state[p] = {"step": 0, "sum": xp.full(p.shape, group["initial_accumulator_value"],
                                                                 dtype=p.dtype)}

@@ -5,8 +5,8 @@ An optimizer then updates every parameter in a few whole-buffer operations inste
 over parameters (as PyTorch's fused optimizers do), and a distributed all-reduce sends all the
 gradients at once:
 
-    buffer = FlatBuffer([w, b])     # w.data, b.data become views of buffer.data (values kept)
-    loss.backward()                 # w.grad.data, b.grad.data are views of buffer.grad
+    buffer = FlatBuffer([w, b])     # w.array, b.array become views of buffer.data (values kept)
+    loss.backward()                 # w.grad.array, b.grad.array are views of buffer.grad
     buffer.data -= 0.1 * buffer.grad
 
 Each parameter keeps its own Tensor object; only its array moves into the buffer. The engine
@@ -48,10 +48,10 @@ class FlatBuffer:
         self.views = self.split(self.data)
         self.grad_views = self.split(self.grad)
         for p, view, grad_view in zip(params, self.views, self.grad_views):
-            view[...] = p.data
-            p.data = view
+            view[...] = p.array
+            p.array = view
             if p.grad is not None:
-                grad_view[...] = p.grad.data
+                grad_view[...] = p.grad.array
                 p.grad = Tensor._wrap(grad_view, self.device)
             p._grad_slot = grad_view
             p._flat = self
@@ -66,7 +66,7 @@ class FlatBuffer:
 
     def intact(self):
         """True while every parameter still holds its view (nothing gave it a new array)."""
-        return all(p.data is view and p._flat is self for p, view in zip(self.params, self.views))
+        return all(p.array is view and p._flat is self for p, view in zip(self.params, self.views))
 
     def gather_grads(self):
         """Make `grad` hold every parameter's current gradient (one assigned by hand is copied
@@ -74,8 +74,8 @@ class FlatBuffer:
         if any(p.grad is None for p in self.params):
             return False
         for p, slot in zip(self.params, self.grad_views):
-            if p.grad.data is not slot:
-                slot[...] = p.grad.data
+            if p.grad.array is not slot:
+                slot[...] = p.grad.array
         return True
 
 

@@ -41,7 +41,7 @@ def grad_array(p):
     g = p.grad
     if g is None:
         return None
-    return g.data if isinstance(g, Tensor) else g
+    return g.array if isinstance(g, Tensor) else g
 
 
 def with_weight_decay(xp, data, grad, weight_decay):
@@ -206,7 +206,7 @@ class Optimizer:
         for p in params:
             grad = grad_array(p)
             if grad is not None:
-                self._update(p.data, grad, self.state.setdefault(p, {}), group)
+                self._update(p.array, grad, self.state.setdefault(p, {}), group)
 
     def _flat_state_of(self, buffer, example):
         """The state of all of `buffer`'s parameters as one dict of flat arrays (plus the shared
@@ -308,7 +308,7 @@ class Optimizer:
             converted = {}
             for key, value in values.items():
                 if isinstance(value, Tensor):
-                    value = value.data
+                    value = value.array
                 if key == "step":
                     converted[key] = _as_step(value, index)
                 elif isinstance(value, numbers.Number):

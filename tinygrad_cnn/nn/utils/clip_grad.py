@@ -14,7 +14,7 @@ def _grads(parameters):
     """The raw gradient arrays of the parameters that have one (a single Tensor is accepted)."""
     if isinstance(parameters, Tensor):
         parameters = [parameters]
-    return [p.grad.data for p in parameters if p.grad is not None]
+    return [p.grad.array for p in parameters if p.grad is not None]
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
