@@ -3,7 +3,7 @@
     import tinygrad_cnn as tc
     x = tc.randn(8, 3, 32, 32, requires_grad=True)
 """
-from .backend import manual_seed, gpu_available
+from .backend import device, manual_seed, gpu_available
 from .errors import ShapeError, DeviceError
 from .autograd import no_grad, enable_grad, is_grad_enabled, Function
 from .tensor import (Tensor, tensor, zeros, ones, full, randn, rand, arange, zeros_like, ones_like,
@@ -17,5 +17,11 @@ from .ops.matmul import matmul
 from .gradcheck import gradcheck, GradcheckError
 from .serialization import save, load  # noqa: F401
 from . import nn, optim, models, data  # noqa: F401
+from . import accelerator, autograd, cuda  # noqa: F401
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):  # a PyTorch name this module lacks: one line saying what to use instead
+    from ._porting import missing_name  # noqa: PLC0415 (only on a failed lookup)
+    raise missing_name(__name__, name, globals())

@@ -87,11 +87,12 @@ class Context:
 class Node:
     """One recorded application of a Function: the edge from an output to its inputs."""
 
-    __slots__ = ("function", "ctx", "inputs", "generation", "output_ref", "__weakref__")
+    __slots__ = ("function", "ctx", "inputs", "generation", "output_ref", "hooks", "__weakref__")
 
     def __init__(self, function, ctx, inputs, output):
         self.function = function
         self.ctx = ctx
+        self.hooks = None  # functions of the output's gradient (Tensor.register_hook), kept with the graph
         self.inputs = inputs  # the input Tensors (None for absent optional inputs)
         self.generation = 1 + max((t._node.generation for t in inputs
                                    if t is not None and t._node is not None), default=0)
@@ -105,6 +106,35 @@ class Node:
         """Drop saved buffers and input references (after backward without retain_graph)."""
         self.ctx = None
         self.inputs = None
+
+
+class RemovableHandle:
+    """What `register_hook` and the Module hook registrations return: `.remove()` unregisters."""
+
+    _next_id = itertools.count()
+
+    def __init__(self, hooks):
+        self.hooks = hooks
+        self.id = next(RemovableHandle._next_id)
+
+    def remove(self):
+        self.hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+        return False
+
+
+def add_hook(hooks, hook):
+    """Register `hook` in the dict `hooks`; returns its RemovableHandle."""
+    if not callable(hook):
+        raise TypeError(f"a hook must be callable, got {type(hook).__name__}")
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = hook
+    return handle
 
 
 class Function:
@@ -252,10 +282,11 @@ def run_backward(root, grad=None, retain_graph=False):
     store = _GradStore()
     store.handed_out.add(id(grad))  # the caller's array: never store it as-is
     if root._node is None:  # a leaf: its gradient is the seed itself
-        store.accumulate(root, grad)
+        store.accumulate(root, _call_hooks(root._hooks, grad) if root._hooks else grad)
         return
 
     grads = {root._node: grad}
+    hooked_leaves = {}  # id -> (leaf with hooks, the sum of its gradient contributions)
     order = itertools.count()
     heap = [(-root._node.generation, next(order), root._node)]
     while heap:
@@ -264,6 +295,8 @@ def run_backward(root, grad=None, retain_graph=False):
         if node.ctx is None:
             raise RuntimeError(f"backward: trying to backward through op '{node.name}' a second time "
                                "(its saved buffers were freed); pass retain_graph=True to the first backward")
+        if node.hooks:
+            grad_out = _call_hooks(node.hooks, grad_out)
         output = node.output_ref()
         if output is not None and output._retains_grad:
             store.accumulate(output, grad_out)
@@ -280,7 +313,10 @@ def run_backward(root, grad=None, retain_graph=False):
                 continue
             g = sum_to_shape(as_array(g), tensor.shape)
             parent = tensor._node
-            if parent is None:
+            if parent is None and tensor._hooks:  # its hooks see the whole gradient, summed below
+                leaf_total = hooked_leaves.get(id(tensor))
+                hooked_leaves[id(tensor)] = (tensor, g if leaf_total is None else leaf_total[1] + g)
+            elif parent is None:
                 store.accumulate(tensor, g)
             elif parent in grads:  # a tensor used twice (a residual connection): add the gradients
                 grads[parent] = backend.into_workspace(array_module(g).add, grads[parent], g, like=g)
@@ -290,3 +326,30 @@ def run_backward(root, grad=None, retain_graph=False):
         del grad_out, input_grads
         if not retain_graph:
             node.release()
+    for tensor, total in hooked_leaves.values():
+        store.accumulate(tensor, _call_hooks(tensor._hooks, total))
+
+
+def _call_hooks(hooks, grad):
+    """Run gradient hooks (a dict of functions) in order, each on the previous one's result:
+    hook(grad Tensor) returns None or a replacement Tensor of the same shape. Returns the final
+    raw gradient array."""
+    from .tensor import Tensor  # noqa: PLC0415 (tensor.py imports this module)
+    device = backend.device_of(grad)
+    current = Tensor._wrap(grad, device)
+    for hook in list(hooks.values()):
+        result = hook(current)
+        if result is not None:
+            if not isinstance(result, Tensor) or result.shape != current.shape:
+                raise RuntimeError(f"a gradient hook must return None or a Tensor of shape {current.shape}, "
+                                   f"got {type(result).__name__} {getattr(result, 'shape', '')}")
+            current = result
+    return current.array
+
+
+def Variable(data, requires_grad=False, volatile=False):  # noqa: N802 (PyTorch's name)
+    """PyTorch's old `torch.autograd.Variable`: a Tensor (as it is in PyTorch since 0.4).
+    `volatile` is accepted and ignored, as PyTorch does; use `no_grad()` instead."""
+    from .tensor import Tensor  # noqa: PLC0415 (tensor.py imports this module)
+    tensor = data if isinstance(data, Tensor) else Tensor(data)
+    return tensor.requires_grad_(True) if requires_grad else tensor

@@ -94,6 +94,60 @@ def as_array(value):
 
 
 # ---------------------------------------------------------------- devices
+_DEVICE_TYPES = ("cpu", "cuda")
+
+
+class device(str):
+    """A device, as PyTorch's `torch.device`: device("cpu"), device("cuda"), device("cuda:1"),
+    device("cuda", 1); `.type` ("cpu" or "cuda") and `.index` (None when not given).
+
+    It is also the device's name as a string ("cuda:1"), so it goes wherever a device name
+    goes, and compares equal to it. Creating one checks the name only; whether the device
+    exists is checked when something is put on it (DeviceError saying why not).
+    """
+
+    def __new__(cls, name, index=None):
+        if isinstance(name, device) and index is None:
+            return name
+        text = str(name).strip().lower()
+        kind, _, number = text.partition(":")
+        if kind == "gpu":
+            kind = "cuda"
+        if kind not in _DEVICE_TYPES or (number and not number.isdigit()) or (number and index is not None):
+            raise DeviceError(f"unknown device {name!r}: expected 'cpu', 'cuda', 'cuda:N' (or 'gpu', 'auto' "
+                              "where a device name is taken)")
+        if index is not None:
+            if kind == "cpu" and int(index) != 0:
+                raise DeviceError(f"device: the CPU has no index {index}")
+            number = str(int(index))
+        return str.__new__(cls, kind if not number or kind == "cpu" else f"{kind}:{number}")
+
+    @property
+    def type(self):
+        return self.partition(":")[0]
+
+    @property
+    def index(self):
+        number = self.partition(":")[2]
+        return int(number) if number else None
+
+    def __repr__(self):
+        return f"device(type='{self.type}')" if self.index is None else f"device(type='{self.type}', index={self.index})"
+
+    __hash__ = str.__hash__
+
+
+_device_objects = {}
+
+
+def as_device(name):
+    """The `device` object of a canonical device name (one object per name)."""
+    found = _device_objects.get(name)
+    if found is None:
+        found = _device_objects[name] = device(name)
+    return found
+
+
 def parse_device(device):
     """Canonical device name for `device`: "cpu" or "cuda:N".
 

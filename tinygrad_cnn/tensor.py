@@ -8,7 +8,7 @@ import numbers
 import numpy as np
 
 from . import backend
-from .autograd import is_grad_enabled, run_backward
+from .autograd import add_hook, is_grad_enabled, run_backward
 from .errors import ShapeError
 
 float32 = np.dtype("float32")
@@ -79,8 +79,9 @@ class Tensor:
     """
 
     # _grad_slot / _flat: the gradient's view of a flat buffer and that buffer (optim/flat.py), or None
+    # _hooks: a leaf's gradient hooks (a non-leaf keeps them on its graph node)
     __slots__ = ("array", "grad", "requires_grad", "_node", "_retains_grad", "_device", "_grad_slot", "_flat",
-                 "__weakref__")
+                 "_hooks", "__weakref__")
     __array_ufunc__ = None  # numpy_array + tensor defers to Tensor.__radd__
 
     def __init__(self, data, requires_grad=False, device=None, dtype=None):
@@ -91,7 +92,7 @@ class Tensor:
         self.grad = None
         self._node = None
         self._retains_grad = False
-        self._grad_slot = self._flat = None
+        self._grad_slot = self._flat = self._hooks = None
         self.requires_grad = False
         self.requires_grad_(requires_grad)
 
@@ -104,7 +105,7 @@ class Tensor:
         t.grad = None
         t._node = None
         t._retains_grad = False
-        t._grad_slot = t._flat = None
+        t._grad_slot = t._flat = t._hooks = None
         t.requires_grad = False
         return t
 
@@ -146,7 +147,13 @@ class Tensor:
 
     @property
     def device(self):
-        return self._device
+        """Where the values live: a `tc.device` ("cpu" or "cuda:N"; also that string)."""
+        return backend.as_device(self._device)
+
+    @property
+    def is_cuda(self):
+        """True for a tensor on a GPU."""
+        return self._device != "cpu"
 
     @property
     def ndim(self):
@@ -225,6 +232,20 @@ class Tensor:
         retain_graph: keep saved buffers so backward can run through the graph again.
         """
         run_backward(self, grad, retain_graph)
+
+    def register_hook(self, hook):
+        """Call hook(grad) with this tensor's gradient during every backward pass (a leaf's whole
+        gradient of the pass); a Tensor it returns replaces the gradient. As PyTorch's; returns a
+        handle whose .remove() unregisters it."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self._node is not None:
+            if self._node.hooks is None:
+                self._node.hooks = {}
+            return add_hook(self._node.hooks, hook)
+        if self._hooks is None:
+            self._hooks = {}
+        return add_hook(self._hooks, hook)
 
     def retain_grad(self):
         """Keep `.grad` on this non-leaf tensor during backward."""

@@ -7,3 +7,8 @@ from ..ops.matmul import linear  # noqa: F401
 from ..ops.movement import pad  # noqa: F401
 from ..ops.normalization import batch_norm  # noqa: F401
 from ..ops.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: F401
+
+
+def __getattr__(name):  # a PyTorch name this module lacks: one line saying what to use instead
+    from .._porting import missing_name  # noqa: PLC0415 (only on a failed lookup)
+    raise missing_name(__name__, name, globals())

@@ -11,7 +11,9 @@ from collections.abc import Mapping
 import numpy as np
 
 from .. import backend
+from ..autograd import add_hook, is_grad_enabled
 from ..errors import ShapeError
+from ..ops.movement import Reshape
 from ..tensor import Tensor, resolve_dtype
 from .parameter import Parameter
 
@@ -24,6 +26,8 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
+        for hooks in ("_forward_pre_hooks", "_forward_hooks", "_backward_hooks"):
+            object.__setattr__(self, hooks, OrderedDict())
 
     # -------------------------------------------------------------- registration
     def __setattr__(self, name, value):
@@ -100,7 +104,43 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks):
+            return self.forward(*args, **kwargs)
+        return self._call_with_hooks(args, kwargs)
+
+    # -------------------------------------------------------------- hooks
+    def register_forward_pre_hook(self, hook):
+        """Call hook(module, args) before every forward; a returned value (a tuple, or one
+        value) replaces the positional arguments. Returns a handle with .remove()."""
+        return add_hook(self._forward_pre_hooks, hook)
+
+    def register_forward_hook(self, hook):
+        """Call hook(module, args, output) after every forward; a returned value replaces the
+        output (feature-map visualizations record outputs this way). Returns a handle."""
+        return add_hook(self._forward_hooks, hook)
+
+    def register_full_backward_hook(self, hook):
+        """Call hook(module, grad_input, grad_output) when the gradients of this module's tensor
+        inputs have been computed (tuples; None for inputs that need no gradient). For a module
+        with one tensor input, a returned tuple replaces grad_input. Returns a handle."""
+        return add_hook(self._backward_hooks, hook)
+
+    def _call_with_hooks(self, args, kwargs):
+        for hook in list(self._forward_pre_hooks.values()):
+            result = hook(self, args)
+            if result is not None:
+                args = result if isinstance(result, tuple) else (result,)
+        backward = _BackwardHooks(self) if self._backward_hooks and is_grad_enabled() else None
+        if backward is not None:
+            args = backward.watch_inputs(args)
+        out = self.forward(*args, **kwargs)
+        for hook in list(self._forward_hooks.values()):
+            result = hook(self, args, out)
+            if result is not None:
+                out = result
+        if backward is not None:
+            backward.watch_output(out)
+        return out
 
     # -------------------------------------------------------------- walking the tree
     def named_modules(self, prefix="", memo=None):
@@ -305,6 +345,55 @@ def _value_kind(value):
     if data.dtype.kind not in "biuf":
         return f"an array of dtype {data.dtype}"
     return None
+
+
+class _BackwardHooks:
+    """One call's full backward hooks: the module's tensor inputs pass through an identity op
+    whose gradient is then the gradient reaching the inputs through this module alone; the
+    output's gradient is grad_output. The module's hooks run once every input's gradient is in."""
+
+    def __init__(self, module):
+        self.module, self.grad_output, self.grad_input, self.waiting = module, None, [], 0
+
+    def watch_inputs(self, args):
+        watched = []
+        for i, arg in enumerate(args):
+            self.grad_input.append(None)
+            if isinstance(arg, Tensor) and arg.requires_grad:
+                arg = Reshape.apply(arg, shape=arg.shape)  # an identity of its own for this module
+                arg.register_hook(lambda g, i=i: self._input_gradient(i, g))
+                self.waiting += 1
+            watched.append(arg)
+        return tuple(watched)
+
+    def watch_output(self, out):
+        if isinstance(out, Tensor) and out.requires_grad:
+            out.register_hook(self._output_gradient)
+
+    def _output_gradient(self, g):
+        self.grad_output = (g,)
+        if self.waiting == 0:  # no input takes a gradient: the hooks run now, with None for each
+            self._run_hooks()
+
+    def _input_gradient(self, i, g):
+        self.grad_input[i] = g
+        self.waiting -= 1
+        if self.waiting == 0:
+            replaced = self._run_hooks()
+            if replaced is not None:
+                return replaced[i]
+        return None
+
+    def _run_hooks(self):
+        grad_input, replaced = tuple(self.grad_input), None
+        for hook in list(self.module._backward_hooks.values()):
+            result = hook(self.module, grad_input, self.grad_output)
+            if result is not None:
+                if sum(g is not None for g in grad_input) > 1:
+                    raise NotImplementedError(f"{type(self.module).__name__}: a full backward hook can replace "
+                                              "grad_input only for a module with one tensor input")
+                grad_input = replaced = tuple(result)
+        return replaced
 
 
 def shape_error(module, expectation, x):

@@ -15,3 +15,8 @@ from .rmsprop import RMSprop
 from .sgd import SGD
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "lr_scheduler"]
+
+
+def __getattr__(name):  # a PyTorch name this module lacks: one line saying what to use instead
+    from .._porting import missing_name  # noqa: PLC0415 (only on a failed lookup)
+    raise missing_name(__name__, name, globals())
