@@ -257,11 +257,39 @@ class _GradStore:
             tensor.grad = Tensor._wrap(grad, tensor.device)
 
 
+# Functions to call once the backward pass running on this thread has finished (a stack of
+# lists: one per pass, as hooks may start passes of their own).
+_backward_callbacks = threading.local()
+
+
+def queue_callback(callback):
+    """Call `callback()` when the backward pass now running ends (from a gradient hook: how
+    DistributedDataParallel averages the gradients once all are computed). RuntimeError outside
+    a backward pass."""
+    stack = getattr(_backward_callbacks, "stack", None)
+    if not stack:
+        raise RuntimeError("queue_callback: no backward pass is running")
+    stack[-1].append(callback)
+
+
 def run_backward(root, grad=None, retain_graph=False):
     """Backpropagate from tensor `root`, accumulating into `.grad` of leaves (and retained tensors).
 
     `grad` is d(objective)/d(root); it may be omitted only when root holds one element.
+    Callbacks queued during the pass (`queue_callback`) run at its end, in order.
     """
+    stack = _backward_callbacks.__dict__.setdefault("stack", [])
+    stack.append([])
+    try:
+        _backpropagate(root, grad, retain_graph)
+        callbacks = stack[-1]
+    finally:
+        stack.pop()
+    for callback in callbacks:
+        callback()
+
+
+def _backpropagate(root, grad, retain_graph):
     if not root.requires_grad:
         raise RuntimeError(f"backward: tensor of shape {root.shape} does not require grad "
                            "and has no graph (was it computed under no_grad, or from tensors "

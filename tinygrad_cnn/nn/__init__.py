@@ -7,6 +7,7 @@ from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Con
                      Dropout2d, Flatten, Identity, LeakyReLU, Linear, MaxPool2d, ReLU, Sigmoid, Tanh)
 from .module import Module  # noqa: F401
 from .parameter import Parameter  # noqa: F401
+from .sync_batchnorm import SyncBatchNorm  # noqa: F401
 
 
 def __getattr__(name):  # a PyTorch name this module lacks: one line saying what to use instead

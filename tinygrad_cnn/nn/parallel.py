@@ -7,7 +7,7 @@ PyTorch's "module." prefix in state_dict keys, so checkpoints move between the t
 """
 from .module import Module
 
-__all__ = ["DataParallel", "data_parallel"]
+__all__ = ["DataParallel", "data_parallel"]  # and DistributedDataParallel, from ..distributed
 
 
 class DataParallel(Module):
@@ -32,3 +32,10 @@ def data_parallel(module, inputs, device_ids=None, output_device=None, dim=0, mo
                                   "per GPU (distributed data parallel training)")
     inputs = inputs if isinstance(inputs, tuple) else (inputs,)
     return module(*inputs, **(module_kwargs or {}))
+
+
+def __getattr__(name):  # DistributedDataParallel lives with the rest of the distributed API
+    if name == "DistributedDataParallel":
+        from ..distributed import DistributedDataParallel  # noqa: PLC0415 (distributed.py imports nn)
+        return DistributedDataParallel
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
