@@ -10,7 +10,9 @@ import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
 from tinygrad_cnn.ops.conv import conv2d_reference
 from tinygrad_cnn.ops.normalization import batch_norm_reference
+from tinygrad_cnn.communicator import SingleProcess
 from tinygrad_cnn.ops.pool import max_pool2d_reference
+from tinygrad_cnn.ops.sync_batch_norm import sync_batch_norm
 from .row import Case, OpRow, arrays_from, distinct_arrays, int_or_pair, seeds
 
 # float32 convolutions sum up to a few hundred products (the weight gradient sums over batch *
@@ -193,6 +195,13 @@ ROWS = [
     OpRow("F.batch_norm (eval)", _ours_batch_norm(F.batch_norm), batch_norm_cases(training=False),
           torch_fn=_ours_batch_norm(TF.batch_norm), reference=_ours_batch_norm(batch_norm_reference),
           differentiable=(True, True, True, False, False)),
+    # SyncBatchNorm's op on one process: the all-gather and all-reduce of its statistics are
+    # identities, so it is batch norm in training (2-rank runs: tests/test_distributed.py)
+    OpRow("sync_batch_norm (one process)",
+          lambda x, w, b, rm, rv, training, momentum, eps: sync_batch_norm(x, rm, rv, w, b, momentum, eps,
+                                                                           SingleProcess()),
+          batch_norm_cases(training=True), torch_fn=_ours_batch_norm(TF.batch_norm),
+          differentiable=(True, True, True, False, False), mutates=(3, 4)),
     OpRow("F.dropout", F.dropout, dropout_cases(channels=False), reference=dropout_reference, random=True),
     OpRow("F.dropout2d", F.dropout2d, dropout_cases(channels=True), reference=dropout2d_reference, random=True),
 ]
