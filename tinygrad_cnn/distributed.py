@@ -108,7 +108,7 @@ class DistributedDataParallel(Module):
     - with `broadcast_buffers` (default), rank 0's buffers (batch-norm running statistics)
       are copied to every rank before each training forward, in one collective.
     The optimizer built on `ddp.parameters()` shares the flat buffers. state_dict keys carry
-    PyTorch's "module." prefix.
+    PyTorch's "module." prefix. `world` is the communicator.
     """
 
     def __init__(self, module, device_ids=None, broadcast_buffers=True, bucket_cap_mb=25):
@@ -116,19 +116,19 @@ class DistributedDataParallel(Module):
         self.module = module
         self.broadcast_buffers = bool(broadcast_buffers)
         self.bucket_values = int(bucket_cap_mb * 2 ** 20)
-        self._world = communicator()
+        self.world = communicator()
         self._sync = True
         self._queued = False
         self._flat = flat_buffers(list(module.parameters()))
         for buffer in self._flat:
-            self._world.broadcast_(buffer.data)
+            self.world.broadcast_(buffer.data)
         self._broadcast_module_buffers()
 
     def forward(self, *inputs, **kwargs):
         if self.training and self.broadcast_buffers:
             self._broadcast_module_buffers()
         out = self.module(*inputs, **kwargs)
-        if self._world.size > 1 and self._sync and is_grad_enabled():
+        if self.world.size > 1 and self._sync and is_grad_enabled():
             for tensor in _tensors_in(out):
                 if tensor.requires_grad:
                     tensor.register_hook(self._queue_averaging)
@@ -163,11 +163,11 @@ class DistributedDataParallel(Module):
             buffer.gather_grads()
             step = max(1, self.bucket_values // buffer.grad.itemsize)
             for start in range(0, buffer.size, step):
-                self._world.all_reduce_(buffer.grad[start:start + step])
-            buffer.grad /= self._world.size
+                self.world.all_reduce_(buffer.grad[start:start + step])
+            buffer.grad /= self.world.size
 
     def _broadcast_module_buffers(self):
-        if self._world.size == 1:
+        if self.world.size == 1:
             return
         buffers = [b for b in self.module.buffers() if b is not None]
         if not buffers:
@@ -176,7 +176,7 @@ class DistributedDataParallel(Module):
         # float32 statistics and the int64 batch counts a training run reaches)
         xp = backend.array_module(buffers[0].array)
         packed = xp.concatenate([b.array.reshape(-1).astype(xp.float64) for b in buffers])
-        self._world.broadcast_(packed)
+        self.world.broadcast_(packed)
         start = 0
         for b in buffers:
             b.array[...] = packed[start:start + b.numel()].reshape(b.shape).astype(b.dtype)

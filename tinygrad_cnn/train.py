@@ -53,6 +53,8 @@ from tqdm.auto import tqdm
 
 from . import backend
 from .autograd import no_grad
+from .communicator import SingleProcess
+from .distributed import DistributedDataParallel
 from .ops.loss import cross_entropy
 from .optim.lr_scheduler import ReduceLROnPlateau
 from .serialization import CheckpointError, atomic_write, load, remove_stale_temporaries, save
@@ -244,6 +246,8 @@ class ModelCheckpoint(Callback):
         if self.monitor is None:
             self.monitor = "val_acc" if trainer.val_loader is not None else "train_acc"
         _check_monitor("ModelCheckpoint", self.monitor, trainer)
+        if not trainer.is_main:  # in a distributed run rank 0 writes the files
+            return
         os.makedirs(self.directory, exist_ok=True)
         for path in (self.last_path, self.best_path):
             remove_stale_temporaries(path)
@@ -264,6 +268,9 @@ class ModelCheckpoint(Callback):
         improved = _improved(record[self.monitor], self.best, self.mode, 0.0)
         if improved:
             self.best, self.best_epoch = record[self.monitor], record["epoch"]
+        if not trainer.is_main:
+            backend.get_rng_state()  # re-seeds the GPU generators as rank 0's snapshot does
+            return
         state = trainer.checkpoint_state(self.extra)
         if self.save_best and improved:  # best first: a last.npz never names a best.npz not yet written
             save(state, self.best_path)
@@ -292,9 +299,12 @@ class HistoryLogger(Callback):
         self.format = ext[1:]
 
     def on_train_begin(self, trainer):
-        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        if trainer.is_main:
+            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
 
     def on_epoch_end(self, trainer, record):
+        if not trainer.is_main:  # in a distributed run rank 0 writes the file
+            return
         history = trainer.history
         _write_text_atomically(self.path, history.to_csv() if self.format == "csv" else history.to_json())
 
@@ -318,7 +328,8 @@ class _Meter:
     by batch size), `correct` and `seen` (sample counts), all host numbers.
     """
 
-    def __init__(self):
+    def __init__(self, world=None):
+        self.world = world if world is not None else SingleProcess()
         self.total_loss, self.correct, self.seen = 0.0, 0, 0
         self._losses, self._sizes, self._correct = [], [], None
 
@@ -335,18 +346,47 @@ class _Meter:
         self._sizes.append(int(target.shape[0]))
 
     def read(self):
-        """Read the pending batches from the device; returns their losses (host floats)."""
+        """Read the pending batches from the device, summed over every rank of a distributed run
+        (one collective), so every rank sees the same numbers. Returns None, or (position among
+        the pending batches, loss value or None when another rank had it) of the first
+        non-finite loss of any rank."""
         if not self._sizes:
-            return []
-        xp = backend.array_module(self._correct)
-        stacked = xp.stack(self._losses).astype(xp.float64)
-        losses, correct = backend.to_host(stacked, self._correct)
-        losses = [float(v) for v in losses]
-        self.total_loss += sum(v * n for v, n in zip(losses, self._sizes))
-        self.correct += int(correct)
-        self.seen += sum(self._sizes)
+            if self.world.size == 1:
+                return None
+            losses, correct = [], 0  # nothing of this rank's own, but the ranks read together
+        else:
+            xp = backend.array_module(self._correct)
+            stacked = xp.stack(self._losses).astype(xp.float64)
+            losses, correct = backend.to_host(stacked, self._correct)
+        bad = next((i for i, v in enumerate(losses) if not math.isfinite(v)), -1)
+        sums = np.array([sum(float(v) * n for v, n in zip(losses, self._sizes)), float(correct),
+                         float(sum(self._sizes)), float(bad)])
+        if self.world.size > 1:
+            every = self.world.all_gather(sums)  # (ranks, 4)
+            sums[:3] = every[:, :3].sum(axis=0)
+            bads = every[:, 3][every[:, 3] >= 0]
+            sums[3] = bads.min() if bads.size else -1
+        self.total_loss += float(sums[0])
+        self.correct += int(sums[1])
+        self.seen += int(sums[2])
         self._losses, self._sizes, self._correct = [], [], None
-        return losses
+        if sums[3] < 0:
+            return None
+        first = int(sums[3])
+        return first, (float(losses[first]) if first < len(losses) and not math.isfinite(losses[first]) else None)
+
+
+def _world_of(model):
+    """The communicator of a DistributedDataParallel model; one process for any other model."""
+    return model.world if isinstance(model, DistributedDataParallel) else SingleProcess()
+
+
+def _set_epoch(loader, epoch):
+    """Tell a loader's DistributedSampler (or any sampler with set_epoch) the epoch, as PyTorch
+    users do by hand: every rank then draws the same permutation."""
+    sampler = getattr(loader, "sampler", None)
+    if hasattr(sampler, "set_epoch"):
+        sampler.set_epoch(epoch)
 
 
 def _loader_length(loader):
@@ -431,7 +471,10 @@ class Trainer:
             raise ValueError(f"fit: log_every must be an int >= 1 or None, got {log_every!r}")
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
         self.train_loader, self.val_loader = train_loader, val_loader
-        self.loss_fn, self.epochs, self.verbose = loss_fn, epochs, verbose
+        # a DistributedDataParallel model trains on every rank: sums over ranks, rank 0 talks and writes
+        self.world = _world_of(model)
+        self.is_main = self.world.rank == 0
+        self.loss_fn, self.epochs, self.verbose = loss_fn, epochs, verbose and self.is_main
         if device is not None:
             self.device = backend.parse_device(device)
             model.to(self.device)
@@ -483,7 +526,10 @@ class Trainer:
         }
 
     def load_checkpoint_state(self, checkpoint):
-        """Restore a checkpoint (path or dict) written by `checkpoint_state`; returns the dict."""
+        """Restore a checkpoint (path or dict) written by `checkpoint_state`; returns the dict.
+        In a distributed run rank 0 reads the file and sends what it read to every rank."""
+        if self.world.size > 1 and isinstance(checkpoint, (str, os.PathLike)):
+            checkpoint = self.world.broadcast_object(load(os.fspath(checkpoint)) if self.is_main else None)
         state = load_checkpoint(checkpoint, self.model, self.optimizer, self.scheduler)
         self.history = History(state["history"])
         self.epoch = int(state["epoch"])
@@ -518,7 +564,7 @@ class Trainer:
         batches = iter(self.train_loader)
         bar = tqdm(batches, total=steps, desc=f"Epoch {epoch}/{self.epochs}", unit="batch", leave=False,
                    dynamic_ncols=True, disable=None if self.verbose else True)
-        meter = _Meter()
+        meter = _Meter(self.world)
         step = 0
         try:
             for step, (x, y) in enumerate(bar, 1):
@@ -543,10 +589,12 @@ class Trainer:
 
     def _read(self, meter, bar, epoch, step, steps):
         """Read the meter's pending batches (which end at `step`); stop on a non-finite loss."""
-        losses = meter.read()
-        for i, value in enumerate(losses):
-            if not math.isfinite(value):
-                raise self._diverged(f"the loss is {value}", epoch, step - len(losses) + 1 + i, steps)
+        pending = meter.pending
+        bad = meter.read()
+        if bad is not None:
+            position, value = bad
+            what = f"the loss is {value}" if value is not None else "the loss is not finite on another rank"
+            raise self._diverged(what, epoch, step - pending + 1 + position, steps)
         if meter.seen:
             bar.set_postfix(loss=f"{meter.total_loss / meter.seen:.4f}", acc=f"{meter.correct / meter.seen:.4f}",
                             refresh=False)
@@ -574,6 +622,8 @@ class Trainer:
                 epoch = self.epoch + 1
                 lr = _first_lr(self.optimizer)
                 start = time.perf_counter()
+                for loader in (self.train_loader, self.val_loader):
+                    _set_epoch(loader, epoch)
                 train_loss, train_acc = self.train_epoch(epoch)
                 val_loss = val_acc = None
                 if self.val_loader is not None:
@@ -591,6 +641,7 @@ class Trainer:
                 if self.verbose:
                     print(_format_line(record, self.epochs), flush=True)
                 self._run_hook("on_epoch_end", record)
+                self.world.barrier()  # rank 0's files of this epoch are written before any rank goes on
                 if self.stop_reason is not None and self.verbose:
                     print(self.stop_reason)
         except TrainingDiverged as exc:
@@ -638,11 +689,13 @@ def fit(model, train_loader, optimizer, epochs, val_loader=None, scheduler=None,
 def evaluate(model, loader, loss_fn=cross_entropy, device=None):
     """Loss and accuracy of `model` on `loader`, in eval mode under no_grad (the model's mode is
     restored afterwards). Returns {"loss": mean loss per sample, "accuracy": float, "n": samples}.
+    For a DistributedDataParallel model each rank evaluates its share (a DistributedSampler
+    with pad=False: every sample once) and the sums are exact over all of them.
     """
     device = backend.parse_device(device) if device is not None else _model_device(model)
     was_training = getattr(model, "training", False)
     model.eval()
-    meter = _Meter()
+    meter = _Meter(_world_of(model))  # a DistributedDataParallel model: sums over every rank's share
     try:
         with no_grad():
             for x, y in loader:
