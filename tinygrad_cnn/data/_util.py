@@ -36,7 +36,8 @@ class ImageDataset(Dataset):
     callables applied in `ds[i]`. With a `transform`, it receives the image as torchvision's
     receives a PIL image: a uint8 NumPy array, H×W×C for colour images and H×W for one
     channel (what `tinygrad_cnn.utils.transforms.ToTensor` turns into a float32 C×H×W Tensor
-    in [0, 1]); `target_transform` receives the int label. Without them, the batch path
+    in [0, 1]), a read-only view of `data` (copy it to change it in place);
+    `target_transform` receives the int label. Without them, the batch path
     (`tinygrad_cnn.data.DataLoader`) gathers whole batches straight from `data`; with either,
     it asks `ds[i]` item by item.
     """
@@ -74,7 +75,9 @@ class ImageDataset(Dataset):
         if self.transform is None:
             return self.data[i].astype(np.float32) / np.float32(255), target
         image = self.data[i]
-        image = image[0].copy() if image.shape[0] == 1 else np.ascontiguousarray(image.transpose(1, 2, 0))  # C×H×W -> H×W(×C)
+        image = image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0)  # C×H×W -> H×W×C, a view
+        image = image.view()
+        image.flags.writeable = False  # the dataset's own memory: no copy, and no transform can change it
         return self.transform(image), target
 
     @property
