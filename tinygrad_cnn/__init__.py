@@ -17,5 +17,6 @@ from .ops.matmul import matmul
 from .gradcheck import gradcheck, GradcheckError
 from .serialization import save, load  # noqa: F401
 from . import nn, optim, models, data  # noqa: F401
+from . import utils  # noqa: F401
 
 __version__ = "0.1.0"
