@@ -13,6 +13,9 @@ import multiprocessing
 import os
 import random
 import signal
+import subprocess
+import sys
+import threading
 import time
 import warnings
 
@@ -29,13 +32,16 @@ from tinygrad_cnn.utils.data import (BatchSampler, ConcatDataset, DataLoader, Da
                                      SequentialSampler, Subset, SubsetRandomSampler, TensorDataset, default_collate,
                                      default_convert, get_worker_info, random_split)
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TEST_SECONDS = 60     # any test: fails after this long
 LOADER_TIMEOUT = 20   # any worker loader: RuntimeError when a batch takes longer
 WORKER = "tinygrad_cnn-DataLoader-worker"
 
 
 def workers_alive():
-    return [p for p in multiprocessing.active_children() if p.name.startswith(WORKER)]
+    """The loaders' worker processes and result-reader threads still running."""
+    threads = [t for t in threading.enumerate() if t.name == "tinygrad_cnn-DataLoader-results"]
+    return [p for p in multiprocessing.active_children() if p.name.startswith(WORKER)] + threads
 
 
 @pytest.fixture(autouse=True)
@@ -407,7 +413,7 @@ def test_no_worker_left_after_an_epoch_a_break_or_a_dropped_iterator():
     assert len(labels(loader)) == 40 and workers_alive() == []
     for i, _ in enumerate(loader):
         if i == 2:
-            assert len(workers_alive()) == 2
+            assert len(workers_alive()) == 3  # two processes and the thread reading their batches
             break
     assert workers_alive() == []  # the loop let go of its iterator: workers stopped at once
     it = iter(loader)
@@ -417,13 +423,39 @@ def test_no_worker_left_after_an_epoch_a_break_or_a_dropped_iterator():
     assert workers_alive() == []
 
 
+BREAK_ON_LARGE_BATCHES = """
+import numpy as np
+from tinygrad_cnn.utils.data import DataLoader
+
+class Large:
+    def __len__(self):
+        return 4096
+
+    def __getitem__(self, i):
+        return np.full((3, 32, 32), i, dtype=np.float32), i
+
+for x, y in DataLoader(Large(), batch_size=128, num_workers=2, timeout=20):  # 1.5 MB a batch, more than a pipe holds
+    break
+print("done")
+"""
+
+
+def test_break_with_large_batches_in_flight_exits_promptly():
+    """Workers stopped while their batches fill the pipe: once a hang (a batch left half-sent)."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [REPO, os.environ.get("PYTHONPATH")])))
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-c", BREAK_ON_LARGE_BATCHES], env=env, capture_output=True,
+                              text=True, timeout=45)
+        assert done.returncode == 0 and done.stdout.strip() == "done", done.stderr[-2000:]
+
+
 def test_persistent_workers_live_across_epochs_and_end_with_the_loader():
     loader = DataLoader(Indexed(12), batch_size=3, shuffle=True, generator=2, num_workers=2, persistent_workers=True,
                         timeout=LOADER_TIMEOUT)
     reference = DataLoader(Indexed(12), batch_size=3, shuffle=True, generator=2)
     first = labels(loader)
     assert first == labels(reference)
-    pids = {p.pid for p in workers_alive()}
+    pids = {p.pid for p in multiprocessing.active_children() if p.name.startswith(WORKER)}
     assert len(pids) == 2
     for i, _ in enumerate(loader):  # an epoch left early: its batches still in flight are dropped
         if i == 0:
@@ -431,7 +463,7 @@ def test_persistent_workers_live_across_epochs_and_end_with_the_loader():
     for _ in reference:
         break
     assert labels(loader) == labels(reference)
-    assert {p.pid for p in workers_alive()} == pids  # the same processes all along
+    assert {p.pid for p in multiprocessing.active_children() if p.name.startswith(WORKER)} == pids  # the same ones
     del loader
     gc.collect()
     assert workers_alive() == []

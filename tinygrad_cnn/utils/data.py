@@ -401,10 +401,14 @@ def _reset_after_fork():
     backend._workspace_lock = threading.Lock()
 
 
-def _worker_loop(dataset, index_queue, result_queue, done_event, epoch_value, auto_collation, collate_fn,
-                 seed, init_fn, worker_id, num_workers, parent_pid):
-    """A worker process: fetch and collate the batches asked for on `index_queue`, put them
-    (pickled here, so an unpicklable batch becomes an error message) on `result_queue`."""
+def _worker_loop(dataset, index_queue, result_writer, write_lock, done_event, epoch_value, auto_collation,
+                 collate_fn, seed, init_fn, worker_id, num_workers, parent_pid):
+    """A worker process: fetch and collate the batches asked for on `index_queue` and send each,
+    pickled here (an unpicklable batch becomes an error message), through `result_writer`.
+
+    The worker writes in its own (only) thread, one whole message at a time under `write_lock`,
+    so a message is never left half-written by a worker that exits or fails in its dataset code.
+    """
     global _worker_info
     try:
         _reset_after_fork()
@@ -442,26 +446,45 @@ def _worker_loop(dataset, index_queue, result_queue, done_event, epoch_value, au
             except Exception as exc:
                 error = _ExceptionWrapper(exc, f"{where}: batch {batch_number} cannot be sent to the main process")
                 payload = pickle.dumps((epoch, batch_number, error), protocol=pickle.HIGHEST_PROTOCOL)
-            result_queue.put(payload)
+            with write_lock:
+                result_writer.send_bytes(payload)
     except KeyboardInterrupt:
         pass  # the main process handles Ctrl-C
-    if done_event.is_set():
-        result_queue.cancel_join_thread()  # exit without waiting for the main process to read
-    result_queue.close()
+    except OSError:
+        pass  # the main process closed its end of the pipe: it wants no more batches
+    finally:
+        result_writer.close()
+
+
+def _read_results(reader, results):
+    """The main process's reader thread: move each message from the workers' pipe to `results`
+    as soon as it arrives, so that workers never wait for the consumer (up to prefetch_factor
+    batches each); ends when every worker has closed its end of the pipe."""
+    while True:
+        try:
+            results.put(reader.recv_bytes())
+        except (EOFError, OSError):
+            return
 
 
 class _WorkerPool:
-    """The worker processes of one iterator and their queues; `shutdown()` stops them (called
-    at the end of an epoch, on errors, and by a finalizer when the iterator is collected)."""
+    """The worker processes of one iterator, the queues that hand them batches of indices and
+    the pipe their batches come back through, read by a thread into `results`; `shutdown()`
+    stops them (at the end of an epoch, on errors, and by a finalizer when the iterator is
+    collected)."""
 
     def __init__(self, loader, base_seed):
         ctx = loader._context()
         self.n = loader.num_workers
-        self.result_queue = ctx.Queue()
         self.done_event = ctx.Event()
         self.epoch_value = ctx.Value("q", 0, lock=False)
+        reader, writer = ctx.Pipe(duplex=False)
+        write_lock = self._write_lock = ctx.Lock()  # kept: a spawned worker opens it after start() returns
         self.index_queues, self.workers = [], []
         self.closed = False
+        self.results = queue.Queue()
+        self._reader = reader
+        self._reader_thread = None
         try:
             for worker_id in range(self.n):
                 index_queue = ctx.Queue()
@@ -469,7 +492,7 @@ class _WorkerPool:
                 self.index_queues.append(index_queue)
                 worker = ctx.Process(
                     target=_worker_loop, name=f"tinygrad_cnn-DataLoader-worker-{worker_id}", daemon=True,
-                    args=(loader.dataset, index_queue, self.result_queue, self.done_event, self.epoch_value,
+                    args=(loader.dataset, index_queue, writer, write_lock, self.done_event, self.epoch_value,
                           loader._auto_collation, loader.collate_fn, base_seed + worker_id, loader.worker_init_fn,
                           worker_id, self.n, os.getpid()))
                 worker.start()  # with 'spawn', pickling the dataset or a function can fail here
@@ -477,9 +500,15 @@ class _WorkerPool:
         except BaseException:
             self.shutdown()
             raise
+        finally:
+            writer.close()  # only the workers write: the reader sees the end when all of them have exited
+        self._reader_thread = threading.Thread(target=_read_results, args=(reader, self.results), daemon=True,
+                                               name="tinygrad_cnn-DataLoader-results")
+        self._reader_thread.start()
 
     def shutdown(self, wait=_SHUTDOWN_WAIT):
-        """Stop the workers: each gets `wait` seconds (in all) to exit on its own, then is terminated."""
+        """Stop the workers: each gets `wait` seconds (in all) to finish its batch and exit on its
+        own (the reader thread keeps taking what they send), then is terminated."""
         if self.closed:
             return
         self.closed = True
@@ -491,22 +520,15 @@ class _WorkerPool:
                 pass
         deadline = time.monotonic() + wait
         for worker in self.workers:
-            while worker.is_alive() and time.monotonic() < deadline:
-                self._drain()  # a worker flushing a batch into a full pipe exits once it is read
-                worker.join(timeout=0.02)
+            worker.join(timeout=max(0.0, deadline - time.monotonic()))
             if worker.is_alive():
                 worker.terminate()
                 worker.join(timeout=_SHUTDOWN_WAIT)
-        for q in self.index_queues + [self.result_queue]:
-            q.cancel_join_thread()
+        for q in self.index_queues:
             q.close()
-
-    def _drain(self):
-        try:
-            while True:
-                self.result_queue.get_nowait()
-        except (queue.Empty, OSError, EOFError, ValueError):
-            pass
+        if self._reader_thread is not None:
+            self._reader_thread.join(timeout=_SHUTDOWN_WAIT)  # all write ends are closed: it sees the end
+        self._reader.close()
 
 
 class _SingleProcessIter:
@@ -613,7 +635,7 @@ class _MultiProcessIter:
             if self._timeout > 0:
                 wait = min(wait, max(0.0, self._timeout - (time.monotonic() - start)))
             try:
-                return pickle.loads(self._pool.result_queue.get(timeout=wait))
+                return pickle.loads(self._pool.results.get(timeout=wait))
             except queue.Empty:
                 pass
             dead = [w for w in self._pool.workers if not w.is_alive()]
