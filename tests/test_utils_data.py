@@ -358,7 +358,7 @@ def test_two_workers_give_the_batches_of_none(shuffle):
     ds = Indexed(23)
     kwargs = dict(batch_size=3, shuffle=shuffle, generator=5 if shuffle else None)
     serial = [plain(b) for b in DataLoader(ds, **kwargs)]
-    for prefetch_factor in (1, 2, 4):
+    for prefetch_factor in (0, 1, 2, 4):
         loader = DataLoader(ds, num_workers=2, prefetch_factor=prefetch_factor, timeout=LOADER_TIMEOUT, **kwargs)
         assert len(loader) == len(serial) == 8
         assert [plain(b) for b in loader] == serial
@@ -453,16 +453,14 @@ def test_persistent_workers_live_across_epochs_and_end_with_the_loader():
     loader = DataLoader(Indexed(12), batch_size=3, shuffle=True, generator=2, num_workers=2, persistent_workers=True,
                         timeout=LOADER_TIMEOUT)
     reference = DataLoader(Indexed(12), batch_size=3, shuffle=True, generator=2)
-    first = labels(loader)
-    assert first == labels(reference)
+    assert labels(loader) == labels(reference)
     pids = {p.pid for p in multiprocessing.active_children() if p.name.startswith(WORKER)}
     assert len(pids) == 2
-    for i, _ in enumerate(loader):  # an epoch left early: its batches still in flight are dropped
-        if i == 0:
-            break
-    for _ in reference:
+    for (_, y), (_, y_ref) in zip(loader, reference):  # an epoch left early: its batches in flight are dropped
+        assert y.numpy().tolist() == y_ref.numpy().tolist()
         break
-    assert labels(loader) == labels(reference)
+    for _ in range(2):  # the shuffle orders of num_workers=0, epoch after epoch
+        assert labels(loader) == labels(reference)
     assert {p.pid for p in multiprocessing.active_children() if p.name.startswith(WORKER)} == pids  # the same ones
     del loader
     gc.collect()

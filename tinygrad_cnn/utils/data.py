@@ -569,6 +569,9 @@ class _MultiProcessIter:
         if not first:
             self._epoch += 1
             self._pool.epoch_value.value = self._epoch  # workers skip what is left of the last epoch
+            # The workers keep their seeds; a base seed is drawn all the same, so that `generator`
+            # gives the shuffle orders of num_workers=0 and of workers that are not persistent.
+            backend.derive_seed(_draw_from(loader.generator))
         self._index_sampler = loader._index_sampler
         self._sampler_iter = iter(self._index_sampler)
         self._timeout, self._in_order = loader.timeout, loader.in_order
@@ -601,6 +604,8 @@ class _MultiProcessIter:
     def __next__(self):
         if self._pool.closed:
             raise StopIteration
+        if self._yielded == self._sent:  # nothing asked for yet (prefetch_factor=0)
+            self._ask_for_next()
         if self._exhausted and self._yielded == self._sent:
             if not self._persistent:
                 self._shutdown()
@@ -682,9 +687,9 @@ class DataLoader:
                  collate_fn=None, pin_memory=False, drop_last=False, timeout=0, worker_init_fn=None,
                  multiprocessing_context=None, generator=None, *, prefetch_factor=None, persistent_workers=False,
                  pin_memory_device="", in_order=True):
-        if not hasattr(dataset, "__getitem__") or not hasattr(dataset, "__len__"):
-            raise TypeError(f"DataLoader: dataset must be a map-style dataset (with __getitem__ and __len__), "
-                            f"got {type(dataset).__name__}")
+        if not hasattr(dataset, "__getitem__"):
+            raise TypeError(f"DataLoader: dataset must be a map-style dataset (with __getitem__, and __len__ unless "
+                            f"a sampler is given), got {type(dataset).__name__}")
         if isinstance(num_workers, bool) or not isinstance(num_workers, numbers.Integral):
             raise TypeError(f"DataLoader: num_workers must be an int, got {num_workers!r}")
         if num_workers < 0:
