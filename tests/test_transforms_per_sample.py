@@ -9,6 +9,7 @@ import pytest
 import tinygrad_cnn as tc
 from tinygrad_cnn import backend
 from tinygrad_cnn.utils import transforms as T
+from helpers import DEVICES
 
 
 def hwc(h=6, w=5, c=3, seed=0):
@@ -205,3 +206,24 @@ def test_cifar_pipeline_on_one_image_is_one_of_torchvisions_outputs():
     assert T.Lambda(lambda img: img + 1)(1) == 2
     with pytest.raises(TypeError, match="callable"):
         T.Lambda(3)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_tensor_transforms_stay_on_the_device(device):
+    x = to_chw_float(hwc(8, 8, 3, seed=5))
+    t = tc.tensor(x, device=device)
+
+    def host(result):
+        assert isinstance(result, tc.Tensor) and result.device == t.device
+        assert backend.device_of(result.array) == t.device
+        return backend.to_device(result.array, "cpu")
+
+    mean, std = (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)
+    expected = (x - np.float32(mean)[:, None, None]) / np.float32(std)[:, None, None]
+    np.testing.assert_allclose(host(T.Normalize(mean, std)(t)), expected, rtol=1e-6, atol=1e-6)
+    tc.manual_seed(0)
+    which(host(T.RandomCrop(8, padding=2)(t)), windows(np.pad(x, ((0, 0), (2, 2), (2, 2))), (8, 8), 1))
+    np.testing.assert_array_equal(host(T.RandomHorizontalFlip(1.0)(t)), x[..., ::-1])
+    np.testing.assert_array_equal(host(T.Pad(1, padding_mode="reflect")(t)),
+                                  np.pad(x, ((0, 0), (1, 1), (1, 1)), mode="reflect"))
+    np.testing.assert_array_equal(host(T.CenterCrop(4)(t)), x[:, 2:6, 2:6])
