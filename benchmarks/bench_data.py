@@ -13,6 +13,13 @@
    same epoch fed through DataLoader with the augmentations above (prefetching in its thread,
    and, for reference, without). Runs alternate; the table gives the median and the fastest
    run of each (wall clock) and the median CPU time of all the process's threads.
+3. Epoch throughput: images/s of one shuffled epoch over the whole data set (batches of 128,
+   crop + flip + normalize), consumed without training, through (a) the batch path,
+   `tinygrad_cnn.data.DataLoader` with batch transforms (prefetch thread, as by default), and
+   (b) the PyTorch-style per-sample path, `tinygrad_cnn.utils.data.DataLoader` over the dataset
+   built with `transform=` torchvision-style per-sample transforms (`tinygrad_cnn.utils.transforms`:
+   RandomCrop, RandomHorizontalFlip, ToTensor, Normalize), with num_workers 0 and 2.
+   `--epochs-only` runs just this part (a few seconds).
 Data: the shared CIFAR-10 subset (../shared/data) when present, else the built-in Shapes set.
 """
 import argparse
@@ -30,6 +37,7 @@ def parse_args():
     parser.add_argument("--repeats", type=int, default=None, help="repeats of each timing")
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--threads", type=int, default=1, help="BLAS/OpenMP threads (default 1)")
+    parser.add_argument("--epochs-only", action="store_true", help="only part 3: epoch throughput of the loaders")
     args = parser.parse_args()
     args.epoch_images = args.epoch_images or (5120 if args.long else 384)
     args.repeats = args.repeats or (7 if args.long else 5)
@@ -50,11 +58,14 @@ from tinygrad_cnn.data import CIFAR10, DataLoader, Shapes  # noqa: E402
 from tinygrad_cnn.data import transforms as T  # noqa: E402
 
 
-def load_data():
-    root = os.path.normpath(os.path.join(REPO, "..", "shared", "data", "cifar10-subset"))
-    if os.path.isdir(root):
-        return CIFAR10(root, train=True), "CIFAR-10 subset (../shared/data, 5,000 images)"
-    return Shapes(5000, seed=0), "Shapes(5000) (shared CIFAR-10 subset not found)"
+CIFAR_ROOT = os.path.normpath(os.path.join(REPO, "..", "shared", "data", "cifar10-subset"))
+
+
+def load_data(**kwargs):
+    """The benchmark's data set (`kwargs`: the per-sample transform arguments, when given)."""
+    if os.path.isdir(CIFAR_ROOT):
+        return CIFAR10(CIFAR_ROOT, train=True, **kwargs), "CIFAR-10 subset (../shared/data, 5,000 images)"
+    return Shapes(5000, seed=0, **kwargs), "Shapes(5000) (shared CIFAR-10 subset not found)"
 
 
 def median_time(fn, repeats, warmup=1):
@@ -182,6 +193,39 @@ def loader_overhead(ds):
             {k: med(v) for k, v in cpu.items()})
 
 
+def epoch_rate(loader, repeats):
+    """Images per second of whole epochs through `loader` (median over `repeats`, after one warm-up epoch)."""
+    def epoch():
+        count = 0
+        for x, _ in loader:
+            count += x.shape[0]
+        return count
+
+    count = epoch()
+    return count / median_time(epoch, repeats, warmup=0)
+
+
+def epoch_throughput(ds):
+    """Part 3: rows (path, images/s) of one shuffled epoch through the batch and per-sample loaders."""
+    bs, repeats = ARGS.batch, max(3, ARGS.repeats)
+    rows = [("(a) batch path: tinygrad_cnn.data.DataLoader, batch transforms, prefetch thread",
+             epoch_rate(DataLoader(ds, bs, shuffle=True, seed=0, transform=augmentation()), repeats))]
+    try:
+        from tinygrad_cnn.utils import data as udata, transforms as P  # noqa: PLC0415 (absent before the per-sample path existed)
+    except ImportError:
+        return rows + [("(b) per-sample path: not in this version of the library", float("nan"))]
+    per_sample = P.Compose([P.RandomCrop(32, padding=4), P.RandomHorizontalFlip(), P.ToTensor(),
+                            P.Normalize(T.CIFAR10_MEAN, T.CIFAR10_STD)])
+    ds_per_sample, _ = load_data(transform=per_sample)
+    for workers in (0, 2):
+        loader = udata.DataLoader(ds_per_sample, batch_size=bs, shuffle=True, num_workers=workers,
+                                  persistent_workers=workers > 0, generator=0)
+        rows.append((f"(b) per-sample path: tinygrad_cnn.utils.data.DataLoader, num_workers={workers}",
+                     epoch_rate(loader, repeats)))
+        del loader  # shuts its workers down
+    return rows
+
+
 def main():
     ds, source = load_data()
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
@@ -191,6 +235,10 @@ def main():
     load = " ".join(f"{v:.1f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
     print(f"data: {source}; batch {ARGS.batch}; load average at start {load}")
     print(f"command: python benchmarks/bench_data.py {' '.join(sys.argv[1:])}".rstrip())
+    if ARGS.epochs_only:
+        print_epoch_throughput(ds)
+        print_load_at_end()
+        return
     print()
     print("| transform (batch of %d, 3×32×32 float32, 1 thread) | images/s | ms/batch |" % ARGS.batch)
     print("|---|---:|---:|")
@@ -210,8 +258,23 @@ def main():
                       (False, "DataLoader, crop + flip + normalize, no prefetch")]:
         print(f"| {name} | {t[key]:.2f} | {rel(t, key)} | {best[key]:.2f} | {rel(best, key)} "
               f"| {c[key]:.2f} | {rel(c, key)} |")
+    print(f"\n{ARGS.repeats} alternating runs of each epoch")
+    print_epoch_throughput(ds)
+    print_load_at_end()
+
+
+def print_epoch_throughput(ds):
+    print()
+    print(f"| one shuffled epoch of {len(ds):,} images, batch {ARGS.batch}, crop + flip + normalize | images/s |")
+    print("|---|---:|")
+    for name, rate in epoch_throughput(ds):
+        print(f"| {name} | {rate:,.0f} |")
+    print(f"\nmedian of {max(3, ARGS.repeats)} epochs after one warm-up epoch")
+
+
+def print_load_at_end():
     load = " ".join(f"{v:.1f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
-    print(f"\n{ARGS.repeats} alternating runs of each epoch; load average at end {load}")
+    print(f"load average at end {load}")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from .ops.matmul import matmul
 from .gradcheck import gradcheck, GradcheckError
 from .serialization import save, load  # noqa: F401
 from . import nn, optim, models, data  # noqa: F401
-from . import accelerator, autograd, cuda, distributed  # noqa: F401
+from . import accelerator, autograd, cuda, distributed, utils  # noqa: F401
 
 __version__ = "0.1.0"
 

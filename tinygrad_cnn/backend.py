@@ -520,3 +520,15 @@ def for_batch_parts(n, fn, xp=np):
     futures = [_pool.submit(fn, slice(bounds[i], bounds[i + 1])) for i in range(parts)]
     for f in futures:
         f.result()
+
+
+def _reset_after_fork():
+    """In a forked child (a DataLoader worker): the parent's thread pool has no threads there,
+    and a lock may be held by a thread that does not exist; start both afresh."""
+    global _pool, _workspace_lock
+    _pool = None
+    _workspace_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # the library's own state only: nothing of the user's is touched
+    os.register_at_fork(after_in_child=_reset_after_fork)

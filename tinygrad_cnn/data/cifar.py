@@ -82,6 +82,7 @@ class CIFAR10(ImageDataset):
     `test_batch`, `batches.meta`; `root` may also be that folder itself), else the official
     `root/cifar-10-python.tar.gz` (MD5-verified, extracted safely), else downloads the archive
     when `download=True`. `root` defaults to $TINYGRAD_CNN_DATA or ~/.cache/tinygrad_cnn.
+    `transform` / `target_transform`: per-sample callables, as torchvision's (see ImageDataset).
     """
 
     base_folder = "cifar-10-batches-py"
@@ -95,7 +96,7 @@ class CIFAR10(ImageDataset):
     label_key = "labels"
     num_classes = 10
 
-    def __init__(self, root=None, train=True, download=False):
+    def __init__(self, root=None, train=True, transform=None, target_transform=None, download=False):
         self.root = resolve_root(root)
         self.train = bool(train)
         files = self.train_list if self.train else self.test_list
@@ -105,7 +106,7 @@ class CIFAR10(ImageDataset):
         data = parts[0][0] if len(parts) == 1 else np.concatenate([p[0] for p in parts])
         targets = parts[0][1] if len(parts) == 1 else np.concatenate([p[1] for p in parts])
         self.folder = folder
-        super().__init__(data, targets, classes)
+        super().__init__(data, targets, classes, transform, target_transform)
 
     def extra_repr(self):
         return f"{split_name(self.train)}, folder={self.folder!r}"

@@ -106,7 +106,8 @@ def _source(dataset):
             index = dataset.indices if inner.index is None else inner.index[dataset.indices]
             return _ArraySource(inner.x, inner.y, index)
         return _ItemSource(dataset)
-    if isinstance(dataset, _util.ImageDataset) and type(dataset).__getitem__ is _util.ImageDataset.__getitem__:
+    if (isinstance(dataset, _util.ImageDataset) and type(dataset).__getitem__ is _util.ImageDataset.__getitem__
+            and not dataset.per_sample):  # a per-sample transform runs in ds[i]: item by item then
         return _ArraySource(dataset.data, dataset.targets)
     if not hasattr(dataset, "__getitem__") or not hasattr(dataset, "__len__"):
         raise TypeError(f"DataLoader: expected a dataset (with __len__ and __getitem__) or an (x, y) pair "
@@ -118,8 +119,11 @@ class DataLoader:
     """Iterate over `dataset` in batches of (x, y) Tensors; x float32 N×C×H×W on `device`.
 
     dataset: a dataset of this package (fast path: batches gathered straight from its uint8
-    `data`), a Subset, any indexable dataset of (image, label) pairs, or an `(x, y)` pair of
-    arrays (uint8 images are scaled to [0, 1]; other inputs are cast to float32).
+    `data`, unless it was built with a per-sample `transform=` / `target_transform=`, which then
+    run item by item), a Subset, any indexable dataset of (image, label) pairs, or an `(x, y)`
+    pair of arrays (uint8 images are scaled to [0, 1]; other inputs are cast to float32). Which
+    path serves the dataset is decided again at the start of each epoch, so a per-sample
+    transform set on the dataset after the loader was built is honoured.
     transform: applied to each whole batch on the device (see `data.transforms`).
     prefetch: prepare up to `prefetch_batches` batches ahead in a background thread.
     """
@@ -171,6 +175,7 @@ class DataLoader:
 
     def _epoch_plan(self):
         """This epoch's index batches and the transforms' generator (drawn in the calling thread)."""
+        self._source = _source(self.dataset)
         n = len(self._source)
         order = backend.permutation(self._generator(), n) if self.shuffle else np.arange(n, dtype=np.int64)
         stop = (n // self.batch_size) * self.batch_size if self.drop_last else n

@@ -58,6 +58,8 @@ class MNIST(ImageDataset):
     """MNIST handwritten digits: 28×28 grayscale, 60,000 train / 10,000 test in the full set.
 
     `data` is uint8 N×1×28×28. `root` defaults to $TINYGRAD_CNN_DATA or ~/.cache/tinygrad_cnn.
+    `transform` / `target_transform`: per-sample callables, as torchvision's (see ImageDataset;
+    the transform receives a 28×28 uint8 array, as torchvision's a mode "L" PIL image).
     """
 
     mirrors = ["https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"]
@@ -71,7 +73,7 @@ class MNIST(ImageDataset):
     classes = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four",
                "5 - five", "6 - six", "7 - seven", "8 - eight", "9 - nine"]
 
-    def __init__(self, root=None, train=True, download=False):
+    def __init__(self, root=None, train=True, transform=None, target_transform=None, download=False):
         self.root = resolve_root(root)
         self._default_root = root is None
         self.train = bool(train)
@@ -95,7 +97,7 @@ class MNIST(ImageDataset):
         if labels.size and labels.max() >= len(self.classes):
             raise ValueError(f"IDX file {labels_path} is corrupt: label {labels.max()} outside 0..{len(self.classes) - 1}")
         self.folder = os.path.dirname(images_path)
-        super().__init__(images[:, None], labels.astype(np.int64), type(self).classes)
+        super().__init__(images[:, None], labels.astype(np.int64), type(self).classes, transform, target_transform)
 
     def extra_repr(self):
         return f"{split_name(self.train)}, folder={self.folder!r}"

@@ -45,11 +45,12 @@ class Shapes(ImageDataset):
     """`n` deterministic `size`×`size` RGB images of 10 shape classes (balanced), no files needed.
 
     `data`: uint8 n×3×size×size; `targets`: int64; `classes`: the shape names.
+    `transform` / `target_transform`: per-sample callables, as torchvision's (see ImageDataset).
     """
 
     classes = list(_CLASSES)
 
-    def __init__(self, n=10000, train=True, seed=0, size=32, noise=0.06):
+    def __init__(self, n=10000, train=True, seed=0, size=32, noise=0.06, transform=None, target_transform=None):
         n, size = int(n), int(size)
         if n < 0:
             raise ValueError(f"Shapes: n must be >= 0, got {n}")
@@ -80,7 +81,7 @@ class Shapes(ImageDataset):
             image = np.where(mask[:, None], foreground[sl, :, None, None], background[sl, :, None, None])
             image = image.astype(np.float32) + noise_field[sl]
             data[sl] = np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)
-        super().__init__(data, labels, _CLASSES)
+        super().__init__(data, labels, _CLASSES, transform, target_transform)
 
     def extra_repr(self):
         return f"{split_name(self.train)}, seed={self.seed}"

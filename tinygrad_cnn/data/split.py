@@ -6,13 +6,15 @@ import operator
 import numpy as np
 
 from .. import backend
+from .dataset import Dataset
 
 __all__ = ["Subset", "random_split"]
 
 
-class Subset:
+class Subset(Dataset):
     """The items of `dataset` at `indices`, in that order. `data`, `targets` and `classes`
-    follow the parent dataset's when it has them."""
+    follow the parent dataset's when it has them. `subset[[i, j]]` (a list, as in PyTorch) asks
+    the parent dataset for the list of its indices at i and j."""
 
     def __init__(self, dataset, indices):
         self.dataset = dataset
@@ -26,6 +28,8 @@ class Subset:
         return int(self.indices.size)
 
     def __getitem__(self, index):
+        if isinstance(index, list):
+            return self.dataset[[int(self.indices[operator.index(i)]) for i in index]]
         i = operator.index(index)
         if not -len(self) <= i < len(self):
             raise IndexError(f"Subset index {i} out of range for {len(self)} items")
