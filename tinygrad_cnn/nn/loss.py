@@ -5,14 +5,15 @@ Class and element weights given to a layer are buffers (`weight`, BCEWithLogitsL
 `pos_weight`): they appear in state_dict and move with `.to(device)` / `.double()`, as in PyTorch.
 The deprecated size_average= / reduce= arguments set `reduction` with PyTorch's warning.
 """
-from ..ops import loss as F
+from ..ops.loss import legacy_reduction
+from . import functional as F
 from .module import Module
 
 
 class _Loss(Module):
     def __init__(self, size_average=None, reduce=None, reduction="mean"):
         super().__init__()
-        self.reduction = F.legacy_reduction(size_average, reduce, reduction)
+        self.reduction = legacy_reduction(size_average, reduce, reduction)
 
 
 class _WeightedLoss(_Loss):

@@ -709,6 +709,8 @@ def contiguous(input):  # noqa: A002
 # ---------------------------------------------------------------- comparisons
 def _comparison(name, ufunc_name, doc):
     def compare(input, other):  # noqa: A002
+        if isinstance(input, Tensor) and isinstance(other, numbers.Number):  # a number stays a kernel argument
+            return Tensor._wrap(getattr(array_module(input.array), ufunc_name)(input.array, other), input.device)
         a, b = binary_operands(input, other, name)
         if a.device != b.device:
             raise DeviceError(f"{name}: expected both tensors on the same device, got {a.device} and {b.device}")
