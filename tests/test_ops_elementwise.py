@@ -179,3 +179,78 @@ def test_broadcast_mismatch_raises_shape_error_naming_op_and_shapes(name, fn):
     assert isinstance(info.value, ValueError)
     message = str(info.value)
     assert name in message and "(3, 4)" in message and "(2, 5)" in message, message
+
+
+# ---------------------------------------------------------------- activations: kinks, tails, erf
+KINKS = [
+    ("relu6", {}, [-1.0, 0.0, 3.0, 6.0, 7.0]),
+    ("hardtanh", {}, [-2.0, -1.0, 0.0, 1.0, 2.0]),
+    ("hardtanh", dict(min_val=-0.5, max_val=2.0), [-0.5, 2.0]),
+    ("hardswish", {}, [-4.0, -3.0, 0.0, 3.0, 4.0]),
+    ("hardsigmoid", {}, [-4.0, -3.0, 0.0, 3.0, 4.0]),
+    ("elu", dict(alpha=2.0), [-1.0, 0.0, 1.0]),
+    ("relu", {}, [-1.0, 0.0, 1.0]),
+    ("softplus", dict(beta=2.0, threshold=5.0), [2.5, 2.4999, 2.5001]),
+    ("softplus", {}, [20.0, 19.99, 20.01]),
+]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name,params,x", KINKS, ids=[f"{k[0]}{k[1]}" for k in KINKS])
+def test_activation_values_and_gradients_at_their_kinks_like_torch(name, params, x, dtype, device):
+    """Exactly at a kink the gradient is a convention: PyTorch's (hardtanh and relu6 pass none on
+    their bounds, unlike clamp; hardswish gives 0 at -3 and 1 at 3; elu alpha at 0; softplus
+    switches to x only above its threshold)."""
+    import tinygrad_cnn.nn.functional as F  # noqa: PLC0415
+    compare_with_torch(lambda t: getattr(F, name)(t, **params), lambda t: getattr(torch.nn.functional, name)(t, **params),
+                       [np.array(x)], device=device, dtype=dtype)
+
+
+TAILS = np.array([-1e4, -800.0, -90.0, -40.0, -9.0, -6.0, -5.99, -2.0, -1.99, -1e-8, 0.0, 1e-8, 1.99, 2.0, 5.99, 6.0,
+                  9.0, 40.0, 90.0, 800.0, 1e4])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name,params", [("gelu", {}), ("gelu", dict(approximate="tanh")), ("silu", {}), ("elu", {}),
+                                         ("softplus", {}), ("softplus", dict(beta=-1.0)), ("hardswish", {})])
+def test_activation_tails_are_finite_warning_free_and_like_torch(name, params, dtype, device):
+    """Far tails (exp would overflow) and the joints of erf's pieces (|x| = 2 and 6): no warning,
+    finite values and gradients equal to torch's."""
+    import tinygrad_cnn.nn.functional as F  # noqa: PLC0415
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out, _ = compare_with_torch(lambda t: getattr(F, name)(t, **params),
+                                    lambda t: getattr(torch.nn.functional, name)(t, **params),
+                                    [TAILS], device=device, dtype=dtype)
+    assert np.isfinite(out.numpy()).all()
+
+
+def test_erf_accuracy_against_math_erf():
+    """erf (two Chebyshev pieces, see ops/elementwise.py) against Python's math.erf on 200,001
+    points of [-7, 7]: float64 within 3e-15 relative (1e-16 absolute beyond |x| = 2), float32
+    within 2e-7 absolute; odd, and exact at 0, +-inf; nan stays nan."""
+    import math  # noqa: PLC0415
+    x = np.linspace(-7.0, 7.0, 200_001)
+    expected = np.array([math.erf(v) for v in x])
+    got = tc.erf(tc.tensor(x)).numpy()
+    assert np.max(np.abs(got - expected) / np.maximum(np.abs(expected), 1e-300)) < 3e-15
+    assert np.max(np.abs(got - expected)[np.abs(x) >= 2]) <= 1.2e-16
+    got32 = tc.erf(tc.tensor(x.astype(np.float32))).numpy()
+    assert got32.dtype == np.float32 and np.max(np.abs(got32 - expected)) < 2e-7
+    np.testing.assert_array_equal(tc.erf(tc.tensor(-x)).numpy(), -got)
+    special = tc.erf(tc.tensor([0.0, -np.inf, np.inf, np.nan])).numpy()
+    np.testing.assert_array_equal(special[:3], [0.0, -1.0, 1.0])
+    assert np.isnan(special[3])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_comparisons_with_none_answer_like_torch(device):
+    """t == None is False and t != None is True (Python's identity answer), as with torch tensors;
+    an ordering against None is a TypeError."""
+    t = tc.tensor([1.0, 2.0], device=device)
+    assert (t == None) is False and (t != None) is True  # noqa: E711 (the comparison is the test)
+    assert (torch.tensor([1.0]) == None) is False  # noqa: E711
+    with pytest.raises(TypeError):
+        t < None  # noqa: B015

@@ -171,3 +171,198 @@ def test_label_smoothing_out_of_range_raises(device, smoothing):
     """label_smoothing outside [0, 1] -> ValueError (torch raises too)."""
     with pytest.raises(ValueError):
         F.cross_entropy(_logits(device), tc.tensor(np.array([0, 1, 2, 3]), device=device), label_smoothing=smoothing)
+
+
+# ---------------------------------------------------------------- class weights, BCE, KL, the difference losses
+def _classes(device, requires_grad=True):
+    rng = np.random.default_rng(7)
+    logits = tc.tensor(rng.standard_normal((4, 3)), device=device, requires_grad=requires_grad)
+    return logits, tc.tensor(np.array([0, 2, 1, 2]), device=device)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("name", ["cross_entropy", "nll_loss"])
+def test_class_weight_that_requires_grad_is_refused_like_torch(device, name):
+    """Class weights are constants: torch refuses one that requires grad (RuntimeError), unless
+    nothing is recorded (no_grad)."""
+    weight = np.array([1.0, 2.0, 0.5])
+    with pytest.raises(RuntimeError):
+        getattr(TF, name)(torch.zeros(4, 3, dtype=torch.float64), torch.tensor([0, 2, 1, 2]),
+                          torch.tensor(weight, requires_grad=True))
+    logits, target = _classes(device)
+    w = tc.tensor(weight, device=device, requires_grad=True)
+    with pytest.raises(RuntimeError, match=rf"{name}(.|\n)*weight"):
+        getattr(F, name)(logits, target, w)
+    with tc.no_grad():
+        getattr(F, name)(logits, target, w)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("name", ["cross_entropy", "nll_loss"])
+@pytest.mark.parametrize("weight", [np.ones(2), np.ones(4), np.ones((3, 1)), np.ones(3, dtype=np.float32)],
+                         ids=["short", "long", "2-d", "float32"])
+def test_class_weight_of_wrong_size_or_dtype_raises_like_torch(device, name, weight):
+    """A weight that is not one value per class, or of another dtype than the input: RuntimeError
+    (as torch) naming the op."""
+    with pytest.raises(RuntimeError):
+        getattr(TF, name)(torch.zeros(4, 3, dtype=torch.float64), torch.tensor([0, 2, 1, 2]), torch.tensor(weight))
+    logits, target = _classes(device)
+    with pytest.raises(RuntimeError, match=name):
+        getattr(F, name)(logits, target, tc.tensor(weight, device=device))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("smoothing", [0.0, 0.3])
+def test_weighted_cross_entropy_independent_numpy(device, smoothing):
+    """PyTorch's weighted mean written out in numpy: sum over kept rows of
+    -(1 - s) w[t] log p[t] - (s / C) sum_c w[c] log p[c], divided by the sum of w[t] over kept rows."""
+    rng = np.random.default_rng(8)
+    x, t, w = rng.standard_normal((6, 4)), np.array([0, 3, -100, 2, 2, 1]), rng.uniform(0.2, 3.0, 4)
+    z = x - x.max(axis=1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    keep = t != -100
+    tk = t[keep]
+    rows = -(1 - smoothing) * w[tk] * logp[keep][np.arange(keep.sum()), tk] - smoothing / 4 * (logp[keep] * w).sum(1)
+    got = F.cross_entropy(tc.tensor(x, device=device), tc.tensor(t, device=device), tc.tensor(w, device=device),
+                          label_smoothing=smoothing)
+    np.testing.assert_allclose(got.item(), rows.sum() / w[tk].sum(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_weighted_cross_entropy_every_row_ignored_like_torch(device):
+    """Every target ignored with class weights: loss nan for 'mean' (0 / 0), gradient zeros, as torch."""
+    x, w = np.random.default_rng(9).standard_normal((3, 4)), np.array([1.0, 2.0, 3.0, 4.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out, _ = compare_with_torch(lambda a, t: F.cross_entropy(a, t, tc.tensor(w, device=device)),
+                                    lambda a, t: TF.cross_entropy(a, t, torch.tensor(w)), [x, np.full(3, -100)],
+                                    device=device)
+    assert np.isnan(out.item())
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("bad", [-0.1, 1.5, np.nan])
+def test_bce_input_outside_0_1_raises_like_torch(device, bad):
+    """Probabilities outside [0, 1] (or nan): RuntimeError naming the op and the value, at once on
+    the CPU, at the next read on a GPU."""
+    x, t = np.array([0.2, bad, 0.7]), np.array([0.0, 1.0, 1.0])
+    with pytest.raises(RuntimeError):
+        TF.binary_cross_entropy(torch.tensor(x), torch.tensor(t))
+    with pytest.raises(RuntimeError, match="binary_cross_entropy(.|\n)*between 0 and 1"):
+        F.binary_cross_entropy(tc.tensor(x, device=device), tc.tensor(t, device=device)).item()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("name", ["binary_cross_entropy", "binary_cross_entropy_with_logits"])
+def test_bce_target_of_another_shape_raises_value_error_like_torch(device, name):
+    x, t = np.full((3, 2), 0.5), np.full(2, 1.0)
+    with pytest.raises(ValueError):
+        getattr(TF, name)(torch.tensor(x), torch.tensor(t))
+    with pytest.raises(ValueError, match=rf"{name}(.|\n)*\(2,\)"):
+        getattr(F, name)(tc.tensor(x, device=device), tc.tensor(t, device=device))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("name,argument", [("binary_cross_entropy", "weight"),
+                                           ("binary_cross_entropy_with_logits", "weight"),
+                                           ("binary_cross_entropy_with_logits", "pos_weight")])
+def test_bce_weights_that_require_grad_are_refused_like_torch(device, name, argument):
+    x, t, w = np.full(3, 0.5), np.array([0.0, 1.0, 1.0]), np.ones(3)
+    with pytest.raises(RuntimeError):
+        getattr(TF, name)(torch.tensor(x), torch.tensor(t), **{argument: torch.tensor(w, requires_grad=True)})
+    with pytest.raises(RuntimeError, match=argument):
+        getattr(F, name)(tc.tensor(x, device=device, requires_grad=True), tc.tensor(t, device=device),
+                         **{argument: tc.tensor(w, device=device, requires_grad=True)})
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_bce_at_probabilities_0_and_1_like_torch(device):
+    """log clamped at -100 in the loss; the input gradient's denominator clamped at 1e-12; the
+    target gradient log(1 - x) - log(x) unclamped (infinite), all as torch."""
+    x, t = np.array([0.0, 1.0, 0.0, 1.0, 0.5]), np.array([1.0, 0.0, 0.3, 0.6, 0.5])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for reduction in REDUCTIONS:
+            ours, theirs = [tc.tensor(x, device=device, requires_grad=True), tc.tensor(t, device=device, requires_grad=True)], \
+                [torch.tensor(x, requires_grad=True), torch.tensor(t, requires_grad=True)]
+            out = F.binary_cross_entropy(*ours, reduction=reduction)
+            ref = TF.binary_cross_entropy(*theirs, reduction=reduction)
+            np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), rtol=1e-12)
+            out.sum().backward()
+            ref.sum().backward()
+            for a, b in zip(ours, theirs):
+                np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("pos_weight", [None, 2.5])
+def test_bce_with_logits_huge_logits_like_torch(device, dtype, pos_weight):
+    """Logits of +-1000 (sigmoid saturates, exp overflows): finite loss and gradients equal torch's."""
+    x, t = np.array([-1000.0, 1000.0, -80.0, 80.0, 0.0]), np.array([1.0, 0.0, 0.3, 0.6, 0.5])
+    pw = None if pos_weight is None else np.full(5, pos_weight)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out, _ = compare_with_torch(
+            lambda a, b: F.binary_cross_entropy_with_logits(a, b, pos_weight=None if pw is None else tc.tensor(
+                pw.astype(dtype), device=device), reduction="none"),
+            lambda a, b: TF.binary_cross_entropy_with_logits(a, b, pos_weight=None if pw is None else torch.tensor(
+                pw.astype(dtype)), reduction="none"),
+            [x, t], device=device, dtype=dtype)
+    assert np.isfinite(out.numpy()).all()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("log_target", [False, True])
+def test_kl_div_zero_and_negative_targets_like_torch(device, log_target):
+    """target 0 contributes 0 (xlogy), a negative target nan, and the target's gradient at 0 is
+    nan, all as torch; log_target=True has no such points."""
+    x, t = np.array([-0.2, -0.7, -3.0, -1.0]), np.array([0.0, 1.0, -0.5, 0.6])
+    ours = [tc.tensor(x, device=device, requires_grad=True), tc.tensor(t, device=device, requires_grad=True)]
+    theirs = [torch.tensor(x, requires_grad=True), torch.tensor(t, requires_grad=True)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = F.kl_div(*ours, reduction="none", log_target=log_target)
+    ref = TF.kl_div(*theirs, reduction="none", log_target=log_target)
+    np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), rtol=1e-12)
+    out.backward(tc.tensor(np.ones(4), device=device))
+    ref.backward(torch.ones(4, dtype=torch.float64))
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_kl_div_invalid_reduction_raises(device):
+    x = tc.tensor(np.zeros(3), device=device)
+    with pytest.raises(ValueError, match="kl_div(.|\n)*batchmean"):
+        F.kl_div(x, x, reduction="avg")
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("name,kwargs", [("smooth_l1_loss", dict(beta=-0.5)), ("huber_loss", dict(delta=0.0)),
+                                         ("huber_loss", dict(delta=-1.0))])
+def test_negative_beta_or_delta_raises_like_torch(device, name, kwargs):
+    a = np.zeros(3)
+    with pytest.raises(RuntimeError):
+        getattr(TF, name)(torch.tensor(a), torch.tensor(a), **kwargs)
+    with pytest.raises(RuntimeError, match=name):
+        getattr(F, name)(tc.tensor(a, device=device), tc.tensor(a, device=device), **kwargs)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("name", ["l1_loss", "smooth_l1_loss", "huber_loss"])
+def test_difference_losses_broadcast_with_a_warning_like_torch(device, name):
+    rng = np.random.default_rng(10)
+    a, b = rng.standard_normal((4, 3)), rng.standard_normal((3,))
+    with pytest.warns(UserWarning):
+        compare_with_torch(getattr(F, name), getattr(TF, name), [a, b], device=device)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "huber_loss"])
+def test_element_weight_of_another_shape_raises_value_error_like_torch(device, name):
+    a, w = np.zeros((2, 3)), np.ones(3)
+    with pytest.raises(ValueError):
+        getattr(TF, name)(torch.tensor(a), torch.tensor(a), weight=torch.tensor(w))
+    with pytest.raises(ValueError, match=name):
+        getattr(F, name)(tc.tensor(a, device=device), tc.tensor(a, device=device), weight=tc.tensor(w, device=device))

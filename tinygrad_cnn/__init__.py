@@ -13,6 +13,10 @@ from .ops.elementwise import (add, sub, mul, div, neg, pow, exp, log, sqrt, abs,
 from .ops.reduce import sum, mean, max, min, amax, amin, var, std, argmax, argmin
 from .ops.movement import (reshape, permute, transpose, flatten, squeeze, unsqueeze, broadcast_to, cat,
                            concatenate, concat, stack, pad)
+from .tensor import empty, from_numpy
+from .ops.elementwise import clamp_min, clamp_max, clone, erf, eq, ne, lt, le, gt, ge
+from .ops.reduce import topk
+from .ops.movement import split, chunk
 from .ops.matmul import matmul
 from .gradcheck import gradcheck, GradcheckError
 from .serialization import save, load  # noqa: F401

@@ -409,6 +409,14 @@ def scatter_add(target, index, values):
     array_module(target).add.at(target, index, values)
 
 
+def stable_argsort(array, axis):
+    """The indices that sort `array` along `axis`, equal values keeping their order (NumPy needs
+    kind="stable"; CuPy's argsort is stable and takes no other kind)."""
+    if is_gpu_array(array):
+        return array.argsort(axis=axis)
+    return np.argsort(array, axis=axis, kind="stable")
+
+
 def as_strided(array, shape, strides):
     """A strided view of `array` (numpy.lib.stride_tricks.as_strided or its cupy twin)."""
     if is_gpu_array(array):

@@ -166,8 +166,24 @@ class Tensor:
         return int(self.array.size)
 
     def size(self, dim=None):
-        """The shape (PyTorch's `size()`), or one dimension's length."""
-        return self.array.shape if dim is None else self.array.shape[dim]
+        """The shape (PyTorch's `size()`), or one dimension's length (negative dims count from the end)."""
+        if dim is None:
+            return self.array.shape
+        if not -self.ndim <= dim < self.ndim:
+            raise IndexError(f"size: dimension {dim} out of range for a tensor of shape {self.shape} "
+                             f"(expected to be in range of [{-self.ndim}, {self.ndim - 1}])")
+        return self.array.shape[dim]
+
+    nelement = numel
+    ndimension = dim
+
+    def element_size(self):
+        """Bytes per element."""
+        return self.array.itemsize
+
+    def is_contiguous(self):
+        """True when the values are stored row-major without gaps (C-contiguous)."""
+        return bool(self.array.flags.c_contiguous)
 
     @property
     def is_leaf(self):
@@ -463,27 +479,48 @@ class Tensor:
             return backend.to_device(np.asarray(value) if isinstance(value, (list, tuple)) else value, self._device)
         return value
 
-    # Comparisons give boolean tensors, outside the graph.
-    def _compare(self, other, ufunc):
-        return Tensor._wrap(ufunc(self.array, self._operand(other)), self._device)
+    # Comparisons give boolean tensors, outside the graph. An operand that is no number, array or
+    # tensor (t == None) gives NotImplemented, so Python answers == and != by identity, as with torch.
+    def _compare(self, other, op):
+        if other is None or isinstance(other, str):
+            return NotImplemented
+        return op(self, other)
 
     def __eq__(self, other):
-        return self._compare(other, backend.array_module(self.array).equal)
+        return self._compare(other, ops.elementwise.eq)
 
     def __ne__(self, other):
-        return self._compare(other, backend.array_module(self.array).not_equal)
+        return self._compare(other, ops.elementwise.ne)
 
     def __lt__(self, other):
-        return self._compare(other, backend.array_module(self.array).less)
+        return self._compare(other, ops.elementwise.lt)
 
     def __le__(self, other):
-        return self._compare(other, backend.array_module(self.array).less_equal)
+        return self._compare(other, ops.elementwise.le)
 
     def __gt__(self, other):
-        return self._compare(other, backend.array_module(self.array).greater)
+        return self._compare(other, ops.elementwise.gt)
 
     def __ge__(self, other):
-        return self._compare(other, backend.array_module(self.array).greater_equal)
+        return self._compare(other, ops.elementwise.ge)
+
+    def eq(self, other):
+        return ops.elementwise.eq(self, other)
+
+    def ne(self, other):
+        return ops.elementwise.ne(self, other)
+
+    def lt(self, other):
+        return ops.elementwise.lt(self, other)
+
+    def le(self, other):
+        return ops.elementwise.le(self, other)
+
+    def gt(self, other):
+        return ops.elementwise.gt(self, other)
+
+    def ge(self, other):
+        return ops.elementwise.ge(self, other)
 
     # -------------------------------------------------------------- elementwise methods
     def add(self, other):
@@ -539,6 +576,23 @@ class Tensor:
 
     clamp = clip
 
+    def clamp_min(self, min):  # noqa: A002
+        return ops.elementwise.clamp_min(self, min)
+
+    def clamp_max(self, max):  # noqa: A002
+        return ops.elementwise.clamp_max(self, max)
+
+    def erf(self):
+        return ops.elementwise.erf(self)
+
+    def clone(self):
+        """A copy in its own memory (same layout), differentiable."""
+        return ops.elementwise.clone(self)
+
+    def contiguous(self):
+        """self when row-major already, else a row-major copy (differentiable)."""
+        return ops.elementwise.contiguous(self)
+
     # -------------------------------------------------------------- reductions
     def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         return ops.reduce.sum(self, dim, keepdim, axis=axis, keepdims=keepdims)
@@ -572,6 +626,9 @@ class Tensor:
     def argmin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         return ops.reduce.argmin(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
+    def topk(self, k, dim=-1, largest=True, sorted=True):  # noqa: A002
+        return ops.reduce.topk(self, k, dim, largest, sorted)
+
     # -------------------------------------------------------------- movement
     def reshape(self, *shape):
         return ops.movement.reshape(self, *shape)
@@ -597,6 +654,28 @@ class Tensor:
         return ops.movement.broadcast_to(self, *shape)
 
     expand = broadcast_to
+
+    def view_as(self, other):
+        """self reshaped to other's shape."""
+        return ops.movement.reshape(self, other.shape)
+
+    reshape_as = view_as
+
+    def expand_as(self, other):
+        """self broadcast to other's shape."""
+        return ops.movement.broadcast_to(self, other.shape)
+
+    def type_as(self, other):
+        """self cast to other's dtype (differentiable; self when it has that dtype already)."""
+        return self.to(dtype=other.dtype)
+
+    def split(self, split_size, dim=0):
+        """Pieces along `dim`: of size split_size (an int), or of the sizes in a list."""
+        return ops.movement.split(self, split_size, dim)
+
+    def chunk(self, chunks, dim=0):
+        """`chunks` pieces of equal size along `dim` (the last may be smaller)."""
+        return ops.movement.chunk(self, chunks, dim)
 
     # -------------------------------------------------------------- others
     def matmul(self, other):
@@ -639,6 +718,23 @@ def _creation(device, dtype, requires_grad, make):
     with backend.device_context(device):
         array = make(backend.module_for_device(device), dtype)
     return Tensor._wrap(array, device).requires_grad_(requires_grad)
+
+
+def empty(*shape, dtype=None, device=None, requires_grad=False):
+    """A tensor of `shape` whose values are whatever its memory held (fill it before reading)."""
+    shape = _shape_arg(shape, "empty")
+    return _creation(device, dtype, requires_grad, lambda xp, dt: xp.empty(shape, dtype=dt))
+
+
+def from_numpy(ndarray):
+    """A CPU tensor sharing memory with the NumPy array `ndarray` (changes to one show in the other),
+    keeping its dtype, as torch.from_numpy."""
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"from_numpy: expected np.ndarray (got {type(ndarray).__name__})")
+    if ndarray.dtype.kind not in "biuf":
+        raise TypeError(f"from_numpy: can't convert np.ndarray of type {ndarray.dtype}; the supported types are "
+                        "floating-point, signed and unsigned integer and bool")
+    return Tensor._wrap(ndarray, "cpu")
 
 
 def zeros(*shape, dtype=None, device=None, requires_grad=False):

@@ -234,3 +234,112 @@ ROWS = [
           aliases={"tc.where(NumPy condition)": lambda c, a, b: tc.where(c.numpy(), a, b)},
           differentiable=(False, True, True)),
 ]
+
+
+# ---------------------------------------------------------------- more activations, erf, copies, comparisons
+def away_from(x, points, gap=0.1):
+    """x with every value moved at least `gap` away from each of `points` (an activation's kinks:
+    its gradient jumps there, so numerical and analytic gradients would disagree)."""
+    for point in points:
+        d = x - point
+        x = np.where(np.abs(d) < gap, point + np.where(d >= 0, gap, -gap) + d, x)
+    return x
+
+
+@st.composite
+def activation_cases(draw, params=st.just({}), kinks=lambda params: (), scale=3.0):
+    """One input of any shape (0-d to 4-d), standard normal times `scale`, moved away from the
+    kinks(params) of the activation, and keyword parameters drawn from `params`."""
+    seed = draw(seeds)
+    kwargs = draw(params)
+    x = arrays_from(seed, draw(shapes))[0] * scale
+    return Case((away_from(x, kinks(kwargs)),), kwargs, seed)
+
+
+def _optional(**choices):
+    """Keyword parameters: each name left out (PyTorch's default) or given one of its values."""
+    return st.fixed_dictionaries({}, optional={name: st.sampled_from(values) for name, values in choices.items()})
+
+
+hardtanh_bounds = st.one_of(st.just({}), st.sampled_from([(0.0, 6.0), (-2.5, 0.5), (-0.5, 2.0), (-1, 1)]).map(
+    lambda b: dict(min_val=b[0], max_val=b[1])))
+softplus_params = _optional(beta=[0.5, 1, 2.0, -1.0], threshold=[1.0, 5.0, 20])
+
+
+def _softplus_kinks(params):
+    """Where beta * x = threshold: softplus jumps there (to x) when the threshold is small."""
+    return (params.get("threshold", 20) / params.get("beta", 1),)
+
+
+def _inplace(fn):
+    """fn called with inplace=True, which the library accepts and ignores (it returns a new tensor)."""
+    return lambda x, **params: fn(x, inplace=True, **params)
+
+
+@st.composite
+def comparison_cases(draw, number=False):
+    """Two broadcasting inputs of small integer values (so equal pairs occur), or one input and a
+    Python number (int or float) when `number`; and the comparison to make."""
+    seed = draw(seeds)
+    rng = np.random.default_rng(seed)
+    op = draw(st.sampled_from(["eq", "ne", "lt", "le", "gt", "ge"]))
+    if number:
+        x = rng.integers(-2, 3, draw(shapes)).astype(float)
+        return Case((x,), dict(op=op, other=draw(st.sampled_from([-1, 0, 2, 0.5, -1.0]))), seed)
+    shape_a, shape_b = draw(broadcastable_shapes(2))
+    return Case((rng.integers(-2, 3, shape_a).astype(float), rng.integers(-2, 3, shape_b).astype(float)),
+                dict(op=op), seed)
+
+
+COMPARISON_OPERATORS = {"eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "le": operator.le,
+                        "gt": operator.gt, "ge": operator.ge}
+
+
+def _clamp_by_halves(x, min=None, max=None):  # noqa: A002 (clip's argument names)
+    """clip spelled as clamp_min then clamp_max (tc functions and Tensor methods)."""
+    out = x if min is None else tc.clamp_min(x, min)
+    return out if max is None else out.clamp_max(max)
+
+
+ROWS += [
+    OpRow("F.relu6", F.relu6, activation_cases(kinks=lambda p: (0.0, 6.0), scale=4.0), torch_fn=TF.relu6,
+          aliases={"F.relu6(inplace=True)": _inplace(F.relu6), "F.hardtanh(x, 0, 6)": lambda x: F.hardtanh(x, 0, 6)}),
+    OpRow("F.hardtanh", F.hardtanh, activation_cases(hardtanh_bounds, lambda p: (p.get("min_val", -1), p.get("max_val", 1))),
+          torch_fn=TF.hardtanh, aliases={"F.hardtanh(inplace=True)": _inplace(F.hardtanh)}),
+    OpRow("F.elu", F.elu, activation_cases(_optional(alpha=[0.5, 1.0, 2.0]), lambda p: (0.0,)), torch_fn=TF.elu,
+          aliases={"F.elu(inplace=True)": _inplace(F.elu)}),
+    OpRow("F.silu", F.silu, activation_cases(scale=10.0), torch_fn=TF.silu, aliases={"F.silu(inplace=True)": _inplace(F.silu)}),
+    OpRow("F.gelu", F.gelu, activation_cases(_optional(approximate=["none", "tanh"]), scale=4.0), torch_fn=TF.gelu),
+    # erf over both pieces of its approximation (|x| < 2 and 2 <= |x| < 6) and beyond
+    OpRow("tc.erf", tc.erf, activation_cases(scale=3.0), torch_fn=torch.erf, aliases={"Tensor.erf": lambda x: x.erf()},
+          covers=("Tensor.erf",)),
+    OpRow("F.hardswish", F.hardswish, activation_cases(kinks=lambda p: (-3.0, 3.0), scale=4.0), torch_fn=TF.hardswish,
+          aliases={"F.hardswish(inplace=True)": _inplace(F.hardswish)}),
+    OpRow("F.hardsigmoid", F.hardsigmoid, activation_cases(kinks=lambda p: (-3.0, 3.0), scale=4.0),
+          torch_fn=TF.hardsigmoid, aliases={"F.hardsigmoid(inplace=True)": _inplace(F.hardsigmoid)}),
+    OpRow("F.softplus", F.softplus, activation_cases(softplus_params, _softplus_kinks, scale=10.0), torch_fn=TF.softplus),
+    OpRow("tc.clone", tc.clone, unary_cases(), torch_fn=torch.clone,
+          aliases={"Tensor.clone": lambda x: x.clone(), "Tensor.contiguous": lambda x: x.contiguous()},
+          covers=("Tensor.clone", "Tensor.contiguous")),
+    OpRow("tc.clamp_min / tc.clamp_max", _clamp_by_halves, clip_cases(), torch_fn=torch.clamp,
+          covers=("tc.clamp_min", "tc.clamp_max", "Tensor.clamp_min", "Tensor.clamp_max")),
+    OpRow("tc.eq / ne / lt / le / gt / ge", lambda a, b, op: getattr(tc, op)(a, b), comparison_cases(),
+          torch_fn=lambda a, b, op: getattr(torch, op)(a, b),
+          aliases={"Tensor.<op>": lambda a, b, op: getattr(a, op)(b),
+                   "a <operator> b": lambda a, b, op: COMPARISON_OPERATORS[op](a, b)},
+          covers=tuple(f"{prefix}.{op}" for op in COMPARISON_OPERATORS for prefix in ("tc", "Tensor")),
+          differentiable=(False, False)),
+    OpRow("tc.eq / ... (Python number)", lambda x, op, other: getattr(tc, op)(x, other), comparison_cases(number=True),
+          torch_fn=lambda x, op, other: getattr(torch, op)(x, other),
+          aliases={"Tensor.<op>": lambda x, op, other: getattr(x, op)(other),
+                   "x <operator> number": lambda x, op, other: COMPARISON_OPERATORS[op](x, other),
+                   "number <operator> x (reflected)": lambda x, op, other: _reflected(op, x, other)},
+          differentiable=(False,)),
+]
+
+_REFLECTED = {"eq": "eq", "ne": "ne", "lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}
+
+
+def _reflected(op, x, number):
+    """x <op> number written with the number on the left (Python calls the reflected operator)."""
+    return COMPARISON_OPERATORS[_REFLECTED[op]](number, x)

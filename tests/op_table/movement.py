@@ -285,3 +285,53 @@ ROWS = [
           aliases={"F.pad": F.pad, "F.pad(x, pad, 'constant', value)": lambda x, pad, **value: F.pad(x, pad, "constant", **value)},
           covers=("F.pad",)),
 ]
+
+
+# ---------------------------------------------------------------- split and chunk
+@st.composite
+def split_cases(draw):
+    """A shape, a (possibly negative) dim, and split_size_or_sections: an int from 1 to beyond
+    the dimension's size, or a list of sizes (zeros too) summing to it."""
+    shape = draw(nonscalar_shapes)
+    nd = len(shape)
+    axis = draw(st.integers(0, nd - 1))
+    if draw(st.booleans()):
+        sections = draw(st.integers(1, shape[axis] + 1))
+    else:
+        cuts = sorted(draw(st.lists(st.integers(0, shape[axis]), max_size=3)))
+        sections = [hi - lo for lo, hi in zip([0] + cuts, cuts + [shape[axis]])]
+    return _one_input(draw, shape, split_size_or_sections=sections, dim=maybe_negative(draw, axis, nd))
+
+
+@st.composite
+def chunk_cases(draw):
+    """A shape, a (possibly negative) dim and a number of chunks from 1 to beyond the dimension's size."""
+    shape = draw(nonscalar_shapes)
+    nd = len(shape)
+    axis = draw(st.integers(0, nd - 1))
+    return _one_input(draw, shape, chunks=draw(st.integers(1, shape[axis] + 2)), dim=maybe_negative(draw, axis, nd))
+
+
+def _rejoined(lib, pieces, dim):
+    """The pieces joined again, piece i scaled by i + 1: the result (and the gradient) show that
+    each piece holds the right slice, in order."""
+    return lib.cat([piece * (i + 1) for i, piece in enumerate(pieces)], dim)
+
+
+def _split_rejoined(lib):
+    return lambda x, split_size_or_sections, dim: _rejoined(lib, lib.split(x, split_size_or_sections, dim), dim)
+
+
+def _chunk_rejoined(lib):
+    return lambda x, chunks, dim: _rejoined(lib, lib.chunk(x, chunks, dim), dim)
+
+
+ROWS += [
+    OpRow("tc.split", _split_rejoined(tc), split_cases(), torch_fn=_split_rejoined(torch),
+          aliases={"Tensor.split": lambda x, split_size_or_sections, dim:
+                   _rejoined(tc, x.split(split_size_or_sections, dim=dim), dim)},
+          covers=("Tensor.split",)),
+    OpRow("tc.chunk", _chunk_rejoined(tc), chunk_cases(), torch_fn=_chunk_rejoined(torch),
+          aliases={"Tensor.chunk": lambda x, chunks, dim: _rejoined(tc, x.chunk(chunks, dim=dim), dim)},
+          covers=("Tensor.chunk",)),
+]

@@ -160,3 +160,34 @@ ROWS = [
     _arg_row("argmax"),
     _arg_row("argmin"),
 ]
+
+
+# ---------------------------------------------------------------- topk
+@st.composite
+def topk_cases(draw):
+    """All-different values (0-d to 4-d), k from 0 to the dimension's size, dim (or the default
+    -1), largest and sorted (or their defaults)."""
+    shape = draw(array_shapes())
+    seed = draw(seeds)
+    params = {}
+    if shape and draw(st.booleans()):
+        params["dim"] = draw(st.integers(-len(shape), len(shape) - 1))
+    size = shape[params.get("dim", -1)] if shape else 1
+    params["k"] = draw(st.integers(0 if shape else 1, size))
+    for name in ("largest", "sorted"):
+        if draw(st.booleans()):
+            params[name] = True if name == "sorted" else draw(st.booleans())
+    return Case((distinct_arrays(seed, shape)[0],), params, seed)
+
+
+def _topk(part):
+    """One part of x.topk(...): the values (their gradient goes to the chosen positions) or the indices."""
+    return lambda x, **params: getattr(x.topk(**params), part)
+
+
+ROWS += [
+    OpRow("Tensor.topk", _topk("values"), topk_cases(), torch_fn=_topk("values"),
+          aliases={"tc.topk(x, k, ...)[0]": lambda x, k, **params: tc.topk(x, k, **params)[0]}, covers=("tc.topk",)),
+    OpRow("Tensor.topk().indices", _topk("indices"), topk_cases(), torch_fn=_topk("indices"),
+          aliases={"tc.topk(x, k, ...)[1]": lambda x, k, **params: tc.topk(x, k, **params)[1]}, differentiable=(False,)),
+]

@@ -4,9 +4,13 @@ from . import functional, init, parallel, utils  # noqa: F401
 from .parallel import DataParallel  # noqa: F401
 from .containers import ModuleList, Sequential  # noqa: F401
 from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d, Conv2d, Dropout,  # noqa: F401
-                     Dropout2d, Flatten, Identity, LeakyReLU, Linear, MaxPool2d, ReLU, Sigmoid, Tanh)
+                     Dropout2d, Flatten, Identity, Linear, MaxPool2d)
 from .module import Module  # noqa: F401
 from .parameter import Parameter  # noqa: F401
+from .activation import (ELU, GELU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSoftmax, ReLU, ReLU6, Sigmoid,
+                         SiLU, Softmax, Softplus, Tanh)
+from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss,
+                   SmoothL1Loss)
 from .sync_batchnorm import SyncBatchNorm  # noqa: F401
 
 

@@ -7,6 +7,9 @@ from ..ops.matmul import linear  # noqa: F401
 from ..ops.movement import pad  # noqa: F401
 from ..ops.normalization import batch_norm  # noqa: F401
 from ..ops.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: F401
+from ..ops.elementwise import elu, gelu, hardsigmoid, hardswish, hardtanh, relu6, silu, softplus  # noqa: F401
+from ..ops.loss import (binary_cross_entropy, binary_cross_entropy_with_logits, huber_loss, kl_div,  # noqa: F401
+                        l1_loss, smooth_l1_loss)
 
 
 def __getattr__(name):  # a PyTorch name this module lacks: one line saying what to use instead

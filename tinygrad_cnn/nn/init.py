@@ -1,8 +1,12 @@
 """Weight initializations with PyTorch's names and formulas; each fills a tensor in place.
 
 Samples come from the library's seeded generator for the tensor's device (see tc.manual_seed).
+Each takes a Tensor (a Parameter, or a `.data` Tensor sharing its memory) and returns it. The
+underscore-less names PyTorch keeps as deprecated aliases (`nn.init.normal`, `kaiming_normal`,
+...) work too, with PyTorch's FutureWarning naming the new name.
 """
 import math
+import warnings
 
 from .. import backend
 from ..autograd import no_grad
@@ -98,3 +102,26 @@ def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
 def kaiming_normal_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
     """N(0, std^2) with std = gain / sqrt(fan) (He et al.)."""
     return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity))
+
+
+# ---------------------------------------------------------------- PyTorch's deprecated aliases
+def _deprecated_alias(new):
+    """`new` under its old underscore-less name, warning as PyTorch's alias does."""
+    old = new.__name__[:-1]
+
+    def alias(*args, **kwargs):
+        warnings.warn(f"`nn.init.{old}` is now deprecated in favor of `nn.init.{new.__name__}`.", FutureWarning,
+                      stacklevel=2)
+        return new(*args, **kwargs)
+    alias.__name__ = alias.__qualname__ = old
+    alias.__doc__ = f"Deprecated alias of {new.__name__} (warns, as PyTorch's)."
+    return alias
+
+
+uniform = _deprecated_alias(uniform_)
+normal = _deprecated_alias(normal_)
+constant = _deprecated_alias(constant_)
+xavier_uniform = _deprecated_alias(xavier_uniform_)
+xavier_normal = _deprecated_alias(xavier_normal_)
+kaiming_uniform = _deprecated_alias(kaiming_uniform_)
+kaiming_normal = _deprecated_alias(kaiming_normal_)

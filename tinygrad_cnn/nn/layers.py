@@ -11,7 +11,7 @@ from .. import backend
 from ..errors import ShapeError
 from ..ops import conv as conv_ops
 from ..ops import dropout as dropout_ops
-from ..ops import elementwise, matmul, movement, normalization, pool
+from ..ops import matmul, movement, normalization, pool
 from ..tensor import Tensor, zeros, ones, resolve_dtype, _DEFAULT_FLOAT
 from . import init
 from .module import Module, shape_error
@@ -222,37 +222,6 @@ class BatchNorm1d(_BatchNorm):
 
     _input_dims = (2, 3)
     _shape_text = "(N, C) or (N, C, L)"
-
-
-# ---------------------------------------------------------------- activations
-class ReLU(Module):
-    def __init__(self, inplace=False):
-        super().__init__()  # `inplace` accepted for PyTorch compatibility; ops never modify inputs
-
-    def forward(self, x):
-        return elementwise.relu(x)
-
-
-class LeakyReLU(Module):
-    def __init__(self, negative_slope=0.01, inplace=False):
-        super().__init__()
-        self.negative_slope = negative_slope
-
-    def forward(self, x):
-        return elementwise.leaky_relu(x, self.negative_slope)
-
-    def extra_repr(self):
-        return f"negative_slope={self.negative_slope}"
-
-
-class Sigmoid(Module):
-    def forward(self, x):
-        return elementwise.sigmoid(x)
-
-
-class Tanh(Module):
-    def forward(self, x):
-        return elementwise.tanh(x)
 
 
 # ---------------------------------------------------------------- pooling

@@ -1,5 +1,6 @@
 """Movement ops: reshape, permute/transpose, getitem, pad, concatenate, stack, broadcast_to,
-and squeeze/unsqueeze/flatten (reshapes). Forward results may be views of the input."""
+squeeze/unsqueeze/flatten (reshapes), and split/chunk (getitems). Forward results may be views
+of the input."""
 from .. import backend
 from ..autograd import Function
 from ..backend import array_module
@@ -318,3 +319,50 @@ def stack(tensors, dim=0, *, axis=None):
     dim = normalize_dim(axis if axis is not None else dim, tensors[0].ndim + 1, "stack")
     _check_same_shapes("stack", tensors, None)
     return Stack.apply(*tensors, axis=dim)
+
+
+def _slice_along(x, axis, start, stop):
+    """x[..., start:stop, ...] on `axis`: a getitem, so the gradient flows back into x."""
+    return getitem(x, (slice(None),) * axis + (slice(start, stop),))
+
+
+def split(tensor, split_size_or_sections, dim=0):
+    """Pieces of `tensor` along `dim`, as PyTorch's split: an int gives pieces of that size (the
+    last one smaller when the size does not divide), a list or tuple gives the sizes of the pieces
+    (summing to the dimension's size). Returns a tuple of views; gradients flow back through each."""
+    if tensor.ndim == 0:
+        raise RuntimeError("split: expects at least a 1-dimensional tensor")
+    axis = normalize_dim(dim, tensor.ndim, "split")
+    length = tensor.shape[axis]
+    if isinstance(split_size_or_sections, (list, tuple)):
+        sizes = [int(s) for s in split_size_or_sections]
+        if any(s < 0 for s in sizes):
+            raise RuntimeError(f"split: split_sizes must be non-negative, got {sizes}")
+        if sum(sizes) != length:
+            raise RuntimeError(f"split: split_sizes {sizes} must sum exactly to {length} (the size of dimension "
+                               f"{dim} of the tensor of shape {tensor.shape})")
+    else:
+        size = int(split_size_or_sections)
+        if size < 0:
+            raise RuntimeError(f"split: split_size must be non-negative, got {size}")
+        if size == 0 and length:
+            raise RuntimeError(f"split: split_size can only be 0 if dimension {dim} has size 0, but it has size "
+                               f"{length} (tensor of shape {tensor.shape})")
+        sizes = [min(size, length - start) for start in range(0, length, size)] if length else [0]
+    bounds = [0]
+    for s in sizes:
+        bounds.append(bounds[-1] + s)
+    return tuple(_slice_along(tensor, axis, lo, hi) for lo, hi in zip(bounds, bounds[1:]))
+
+
+def chunk(input, chunks, dim=0):  # noqa: A002 (PyTorch's names)
+    """`chunks` pieces of equal size ceil(n / chunks) along `dim` (the last smaller; fewer pieces
+    when n is small), as PyTorch's chunk; gradients flow back through each."""
+    if input.ndim == 0:
+        raise RuntimeError("chunk: expects at least a 1-dimensional tensor")
+    if isinstance(chunks, bool) or int(chunks) != chunks or chunks <= 0:
+        raise RuntimeError(f"chunk: expects `chunks` to be greater than 0, got {chunks!r}")
+    length = input.shape[normalize_dim(dim, input.ndim, "chunk")]
+    if length == 0:  # PyTorch gives `chunks` empty pieces
+        return split(input, [0] * int(chunks), dim)
+    return split(input, -(-length // int(chunks)), dim)

@@ -1,20 +1,23 @@
-"""Reductions: sum, mean, max/min (and amax/amin), var, argmax/argmin.
+"""Reductions: sum, mean, max/min (and amax/amin), var, argmax/argmin, topk.
 
 Axes may be given PyTorch's way (`dim`, `keepdim`) or NumPy's (`axis`, `keepdims`); an int or a
 tuple. Backward broadcasts the incoming gradient back over the reduced axes.
 """
 import builtins
+import numbers
 from collections import namedtuple
 
 import numpy as np
 
+from .. import backend
 from ..autograd import Function
 from ..backend import array_module
 from ..tensor import Tensor
-from .common import reduction_axes, require_float
+from .common import normalize_dim, reduction_axes, require_float
 from .elementwise import maximum, minimum
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
+TopKResult = namedtuple("TopKResult", ["values", "indices"])
 
 
 def _keepdims_shape(in_shape, axes):
@@ -106,6 +109,20 @@ class MaxAlongDim(Function):
         at_index = xp.arange(ctx.in_shape[ctx.axis]).reshape(shape) == ctx.index
         g = g.reshape(ctx.index.shape)
         return xp.where(at_index, g, xp.zeros((), dtype=g.dtype))
+
+
+class TopK(MaxAlongDim):
+    """The values at `index` (k positions per slice along one axis, keepdims=True); the gradient
+    goes back to those positions."""
+
+    name = "topk"
+
+    @staticmethod
+    def backward(ctx, g):
+        xp = array_module(g)
+        grad = xp.zeros(ctx.in_shape, dtype=g.dtype)
+        xp.put_along_axis(grad, ctx.index, g, axis=ctx.axis)
+        return grad
 
 
 class Var(Function):
@@ -250,6 +267,32 @@ def argmax(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
 def argmin(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """Index of the smallest value (int64, no gradient); over the flattened tensor when dim is None."""
     return _arg_reduce("argmin", x, dim, keepdim, axis, keepdims, largest=False)
+
+
+def topk(input, k, dim=-1, largest=True, sorted=True):  # noqa: A002 (PyTorch's names)
+    """The k largest (or smallest) values along `dim` and their int64 indices, as a
+    (values, indices) pair: values in descending (ascending) order, NaN counted larger than any
+    number (as PyTorch); equal values by increasing index (PyTorch leaves their order unspecified).
+    `sorted=False` is accepted (PyTorch's order is unspecified then); the values come sorted all
+    the same. The gradient of the values goes to the selected positions."""
+    x = input
+    axis = normalize_dim(dim, x.ndim, "topk")
+    size = x.shape[axis] if x.ndim else 1
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 0 <= k <= size:
+        raise RuntimeError(f"topk: selected index k={k!r} out of range for dimension {dim} of size {size} "
+                           f"(tensor of shape {x.shape})")
+    if x.ndim == 0:  # a 0-d tensor is its own top value, as in PyTorch
+        return TopKResult(x, Tensor._wrap(array_module(x.array).zeros((), dtype="int64"), x.device))
+    xp = array_module(x.array)
+    # Sorting the reversed axis stably and reversing the order gives descending values with
+    # equal values by increasing index (NumPy's sort puts NaN last, so it comes first here).
+    if largest:
+        order = size - 1 - xp.flip(backend.stable_argsort(xp.flip(x.array, axis), axis), axis)
+    else:
+        order = backend.stable_argsort(x.array, axis)
+    index = order[(slice(None),) * axis + (slice(0, k),)].astype("int64", copy=False)
+    values = TopK.apply(x, axis=axis, keepdims=True, index=index)
+    return TopKResult(values, Tensor._wrap(index, x.device))
 
 
 def _check_not_empty(name, x, axes):
