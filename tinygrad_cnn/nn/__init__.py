@@ -6,6 +6,7 @@ from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Con
                      Dropout2d, Flatten, Identity, LeakyReLU, Linear, MaxPool2d, ReLU, Sigmoid, Tanh)
 from .module import Module  # noqa: F401
 from .parameter import Parameter  # noqa: F401
+from .containers import ModuleDict, ParameterDict, ParameterList  # noqa: F401
 from .layers import (AdaptiveMaxPool2d, ConstantPad2d, ConvTranspose2d, GroupNorm, InstanceNorm2d,  # noqa: F401
                      LayerNorm, ReflectionPad2d, ReplicationPad2d, Upsample, UpsamplingBilinear2d,
                      UpsamplingNearest2d, ZeroPad2d)
