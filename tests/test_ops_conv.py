@@ -1,10 +1,12 @@
-"""F.conv2d and F.conv1d: the edge cases. The op table (tests/op_table/nn_ops.py, run by
+"""F.conv2d, F.conv1d and F.conv_transpose2d: the edge cases. The op table (tests/op_table/nn_ops.py, run by
 tests/test_op_table.py) proves forward and every gradient against PyTorch on drawn shapes,
 groups, strides, paddings (int / pair / "same" / "valid"), dilations and biases, with any
 subset of inputs requiring grad and transposed, strided and channels-last inputs; this file
 keeps what the table does not check: im2col parts of one image each, even kernels with
 "same" padding, views with negative strides, the absence of Python loops over the batch or
-output positions, a batch of 64, and bad inputs failing cleanly.
+output positions, a batch of 64, and bad inputs failing cleanly; for conv_transpose2d its
+definition as conv2d's adjoint, the output rows only the bias reaches, a batch of 64 and bad
+inputs.
 """
 import os
 import sys
@@ -247,3 +249,62 @@ def test_conv2d_works_after_a_failed_call():
     TF.conv2d(xt, wt, padding=1).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(w.grad.numpy(), wt.grad.numpy(), rtol=1e-6, atol=1e-8)
+
+
+# ---------------------------------------------------------------- conv_transpose2d
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("stride,padding,dilation", [(1, 0, 1), (1, 1, 2), (2, 1, 1), (3, 2, 2)])
+def test_conv_transpose2d_is_the_adjoint_of_conv2d(device, stride, padding, dilation):
+    """The definition, independent of torch: <conv_transpose2d(y, w), x> = <y, conv2d(x, w)>
+    for every x and y (groups=2), with the output size of conv_transpose2d equal to x's."""
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((2, 4, 9, 8)), rng.standard_normal((6, 2, 3, 3))
+    kwargs = dict(stride=stride, padding=padding, dilation=dilation, groups=2)
+    conv = F.conv2d(tc.tensor(x, device=device), tc.tensor(w, device=device), **kwargs)
+    y = rng.standard_normal(conv.shape)
+    out_padding = tuple(size - ((c - 1) * stride - 2 * padding + dilation * 2 + 1) for size, c in zip((9, 8), conv.shape[2:]))
+    transposed = F.conv_transpose2d(tc.tensor(y, device=device), tc.tensor(w, device=device), output_padding=out_padding,
+                                    **kwargs)
+    assert transposed.shape == x.shape
+    np.testing.assert_allclose(np.sum(transposed.numpy() * x), np.sum(y * conv.numpy()), rtol=1e-10)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_conv_transpose2d_rows_beyond_every_kernel_position_hold_the_bias(device):
+    """output_padding beyond the padding adds rows and columns no kernel position reaches: they
+    hold the bias alone (exactly), and everything equals torch's, gradients too."""
+    rng = np.random.default_rng(1)
+    x, w, b = rng.standard_normal((2, 3, 3, 4)), rng.standard_normal((3, 2, 2, 2)), rng.standard_normal(2)
+    kwargs = dict(stride=3, padding=0, output_padding=2)
+    out, _ = compare_with_torch(lambda x, w, b: F.conv_transpose2d(x, w, b, **kwargs),
+                                lambda x, w, b: TF.conv_transpose2d(x, w, b, **kwargs), [x, w, b], device=device)
+    np.testing.assert_array_equal(out.numpy()[:, :, -2:, :], np.broadcast_to(b.reshape(1, 2, 1, 1), (2, 2, 2, 13)))
+    np.testing.assert_array_equal(out.numpy()[:, :, :, -2:], np.broadcast_to(b.reshape(1, 2, 1, 1), (2, 2, 10, 2)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv_transpose2d_batch_64_matches_torch(dtype):
+    """A batch of 64 (several cache-sized parts), stride 2, output_padding 1: all gradients."""
+    rng = np.random.default_rng(64)
+    x, w, b = rng.standard_normal((64, 8, 8, 8)), rng.standard_normal((8, 4, 3, 3)), rng.standard_normal(4)
+    kwargs = dict(stride=2, padding=1, output_padding=1)
+    compare_with_torch(lambda x, w, b: F.conv_transpose2d(x, w, b, **kwargs),
+                       lambda x, w, b: TF.conv_transpose2d(x, w, b, **kwargs), [x, w, b], dtype=dtype,
+                       atol_scale=atol_scale(dtype))
+
+
+@pytest.mark.parametrize("kwargs,rows,error,fragments", [
+    (dict(stride=2, output_padding=2), 3, RuntimeError, ("output_padding", "(2, 2)")),
+    (dict(), 2, tc.ShapeError, ("conv_transpose2d", "(1, 3, 5, 5)", "(2, 4, 3, 3)")),
+    (dict(padding="same"), 3, TypeError, ("conv_transpose2d", "'same'")),
+    (dict(padding=5), 3, tc.ShapeError, ("conv_transpose2d", "output size")),
+    (dict(groups=2), 3, tc.ShapeError, ("conv_transpose2d", "groups=2")),
+    (dict(stride=0), 3, RuntimeError, ("conv_transpose2d", "stride")),
+])
+def test_conv_transpose2d_bad_inputs_fail_cleanly(kwargs, rows, error, fragments):
+    """Bad arguments raise torch's exception type (a ShapeError is a RuntimeError), naming the
+    op and the offending values, and leave the inputs as they were."""
+    x, w = leaf((1, 3, 5, 5)), leaf((3, 4, 3, 3), seed=1)
+    with pytest.raises(RuntimeError if error is tc.ShapeError else error):
+        TF.conv_transpose2d(torch.tensor(x.numpy()), torch.tensor(w.numpy()[:rows]), **kwargs)
+    assert_fails_cleanly(lambda: F.conv_transpose2d(x, w[:rows], **kwargs), [x, w], error, *fragments)

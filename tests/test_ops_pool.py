@@ -1,9 +1,11 @@
-"""F.max_pool2d, F.avg_pool2d and F.adaptive_avg_pool2d: the edge cases. The op table
-(tests/op_table/nn_ops.py, run by tests/test_op_table.py) proves forward and input gradients
-against PyTorch on drawn kernels, strides and paddings (max pool on distinct values, so each
-window has one maximum), on transposed, strided and channels-last inputs; this file keeps what
-the table does not check: padding never wins a max, ties send the gradient to the first
-maximum as torch's CPU max_pool2d does, the avg-pool divisor at the padding, and bad input.
+"""F.max_pool2d, F.avg_pool2d, F.adaptive_avg_pool2d and F.adaptive_max_pool2d: the edge cases.
+The op table (tests/op_table/nn_ops.py and nn_more.py, run by tests/test_op_table.py) proves
+forward and input gradients against PyTorch on drawn kernels, strides, paddings, dilations,
+ceil_mode and output sizes (max pool on distinct values, so each window has one maximum), on
+transposed, strided and channels-last inputs; this file keeps what the table does not check:
+padding never wins a max, ties (and NaN) send the gradient where torch's CPU kernels do, the
+avg-pool divisor at the padding and at the ceil_mode overhang, ceil_mode's output sizes,
+outputs larger than the input, the fast paths adaptive pooling keeps, and bad input.
 """
 import numpy as np
 import pytest
@@ -134,3 +136,95 @@ def test_pool_kernel_larger_than_input(pool):
         getattr(TF, pool)(torch.zeros(1, 1, 2, 5), 3)
     x = tc.tensor(np.random.default_rng(0).standard_normal((1, 1, 2, 5)), requires_grad=True)
     assert_fails_cleanly(lambda: getattr(F, pool)(x, 3), [x], tc.ShapeError, pool, "(1, 1, 2, 5)")
+
+
+# ---------------------------------------------------------------- ceil_mode, divisor_override
+def test_ceil_mode_output_sizes_equal_torch():
+    """ceil_mode rounds the output size up, but a last window starting in the right padding is
+    dropped (PyTorch's rule): every output size over a grid of sizes, kernels, strides,
+    paddings and dilations equals torch's, for max and average pooling."""
+    x_t = torch.zeros(1, 1, 9, 9)
+    for size in range(1, 10):
+        x_t, x = torch.zeros(1, 1, size, 3), tc.zeros(1, 1, size, 3)
+        for k in range(1, 5):
+            for s in range(1, 4):
+                for p in range(0, k // 2 + 1):
+                    for d in (1, 2):
+                        try:
+                            expected = TF.max_pool2d(x_t, (k, 1), (s, 1), (p, 0), (d, 1), ceil_mode=True).shape
+                        except RuntimeError:
+                            continue
+                        assert F.max_pool2d(x, (k, 1), (s, 1), (p, 0), (d, 1), ceil_mode=True).shape == tuple(expected)
+                        if d == 1:
+                            expected = TF.avg_pool2d(x_t, (k, 1), (s, 1), (p, 0), ceil_mode=True).shape
+                            assert F.avg_pool2d(x, (k, 1), (s, 1), (p, 0), ceil_mode=True).shape == tuple(expected)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_avg_pool2d_ceil_mode_divisor_counts_padding_but_not_the_overhang(device):
+    """kernel 3, stride 2, padding 1, ceil_mode on 6 values: the last window covers input 5, the
+    right padding and one position beyond it. With count_include_pad it divides by 2 (input and
+    padding), without by 1; divisor_override replaces both."""
+    x = np.arange(1.0, 7.0).reshape(1, 1, 1, 6)
+    for kwargs, last in [(dict(count_include_pad=True), 6 / 2), (dict(count_include_pad=False), 6 / 1),
+                         (dict(divisor_override=4), 6 / 4)]:
+        out, _ = compare_with_torch(lambda x: F.avg_pool2d(x, (1, 3), (1, 2), (0, 1), ceil_mode=True, **kwargs),
+                                    lambda x: TF.avg_pool2d(x, (1, 3), (1, 2), (0, 1), ceil_mode=True, **kwargs),
+                                    [x], device=device)
+        assert out.numpy()[0, 0, 0, -1] == last
+
+
+def test_pool_options_refused_as_torch():
+    x = tc.tensor(np.zeros((1, 1, 4, 4)), requires_grad=True)
+    with pytest.raises(RuntimeError):
+        TF.avg_pool2d(torch.zeros(1, 1, 4, 4), 2, divisor_override=0)
+    assert_fails_cleanly(lambda: F.avg_pool2d(x, 2, divisor_override=0), [x], ValueError, "avg_pool2d", "0")
+    assert_fails_cleanly(lambda: F.max_pool2d(x, 2, return_indices=True), [x], NotImplementedError, "return_indices")
+    assert_fails_cleanly(lambda: F.adaptive_max_pool2d(x, 2, return_indices=True), [x], NotImplementedError,
+                         "return_indices")
+    with pytest.raises(RuntimeError):
+        TF.adaptive_avg_pool2d(torch.zeros(1, 1, 4, 4), -1)
+    assert_fails_cleanly(lambda: F.adaptive_avg_pool2d(x, (2, -1)), [x], ValueError, "adaptive_avg_pool2d", "-1")
+    assert_fails_cleanly(lambda: F.adaptive_max_pool2d(x[0], 2), [x], tc.ShapeError, "adaptive_max_pool2d",
+                         "(1, 4, 4)")
+
+
+# ---------------------------------------------------------------- adaptive pooling
+@pytest.mark.parametrize("device", DEVICES)
+def test_adaptive_max_pool2d_ties_and_nan_as_torch(device):
+    """Overlapping adaptive windows over ties, an inf and a NaN: the values, and the gradient
+    going to the first maximum of each window in row-major order (the NaN, when a window
+    holds one), equal torch's."""
+    x = np.zeros((1, 1, 5, 7))
+    x[0, 0, 1:3, 2:5] = 1.0
+    x[0, 0, 3, 3], x[0, 0, 4, 1] = np.nan, np.inf
+    for output_size in [(2, 3), (3, 2), (4, 4), (7, 9)]:
+        ours = tc.tensor(x, device=device, requires_grad=True)
+        theirs = torch.tensor(x, requires_grad=True)
+        out, ref = F.adaptive_max_pool2d(ours, output_size), TF.adaptive_max_pool2d(theirs, output_size)
+        np.testing.assert_array_equal(out.numpy(), ref.detach().numpy())
+        cotangent = np.arange(1.0, 1.0 + np.prod(out.shape)).reshape(out.shape)
+        out.backward(tc.tensor(cotangent, device=device))
+        ref.backward(torch.tensor(cotangent))
+        np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("pool", ["adaptive_avg_pool2d", "adaptive_max_pool2d"])
+def test_adaptive_pools_larger_than_the_input(device, pool):
+    """An output larger than the input repeats input positions in several windows: the gradient
+    sums them (deterministically, no atomics), as torch's."""
+    x = np.random.default_rng(3).permutation(12).reshape(1, 2, 2, 3) / 4.0
+    compare_with_torch(lambda x: getattr(F, pool)(x, (5, 7)), lambda x: getattr(TF, pool)(x, (5, 7)), [x],
+                       device=device)
+
+
+def test_adaptive_pools_keep_the_strided_fast_paths():
+    """Output size 1 is a mean, and output sizes dividing the input are strided pools (one node
+    of avg_pool2d / max_pool2d); other sizes use the adaptive windows."""
+    x = tc.randn(2, 3, 6, 8, requires_grad=True)
+    assert F.adaptive_avg_pool2d(x, 1)._node.name == "mean"
+    assert F.adaptive_avg_pool2d(x, (3, 4))._node.name == "avg_pool2d"
+    assert F.adaptive_max_pool2d(x, (2, None))._node.name == "max_pool2d"
+    assert F.adaptive_avg_pool2d(x, (4, 3))._node.name == "adaptive_avg_pool2d"
+    assert F.adaptive_max_pool2d(x, 5)._node.name == "adaptive_max_pool2d"

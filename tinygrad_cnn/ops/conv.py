@@ -107,41 +107,55 @@ class Conv2d(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, stride, padding, dilation, groups):
-        xp = array_module(x)
-        n = x.shape[0]
-        o, cg, kh, kw = weight.shape
-        og = o // groups
-        ho, wo = _output_size(x.shape, (kh, kw), stride, padding, dilation)
-        wmat = _weight_matrix(weight, groups)                    # (G, kh*kw*Cg, O/G)
-        out = backend.empty(xp, (n * ho * wo, groups, og), x.dtype)  # channels-last (N, Ho, Wo, O)
-        for part in _cache_sized_parts(x, ho * wo * kh * kw * cg):
-            cols = _im2col(x[part], padding, (kh, kw), stride, dilation, groups)
-            rows = out[part.start * ho * wo:part.stop * ho * wo].transpose(1, 0, 2)  # (G, rows, O/G) view
-            _matmul_into(cols, wmat, rows)
-            if bias is not None:
-                rows += bias.reshape(groups, 1, og)
-        ctx.geometry = ConvGeometry(x.shape, (kh, kw), stride, padding, dilation, groups, (ho, wo))
+        out = convolve(x, weight, bias, stride, padding, dilation, groups)
+        ctx.geometry = ConvGeometry(x.shape, weight.shape[2:], stride, padding, dilation, groups, out.shape[2:])
         # Keep the input, not cols (9x larger for a 3x3 kernel): backward redoes the im2col.
         # The input is usually kept alive anyway (relu saves it), so this costs no memory.
         ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, weight)
-        # (N*Ho*Wo, G, O/G) -> (N, Ho, Wo, O) -> (N, O, Ho, Wo), a view of the channels-last rows
-        return out.reshape(n, ho, wo, o).transpose(0, 3, 1, 2)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
         geometry = ctx.geometry
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        weight_grad = _WeightGrad(x, weight, geometry) if need_w else None
+        weight_grad = WeightGrad(x, weight, geometry) if need_w else None
         bias_grad = _BiasGrad(weight, geometry, grad.dtype) if need_b else None
-        input_grad = (_TransposedConvInputGrad if geometry.stride == (1, 1) and _transposable(geometry)
-                      else _Col2imInputGrad)(weight, geometry, grad.dtype) if need_x else None
-        _one_pass_over_parts(grad, [weight_grad, bias_grad, input_grad])
+        input_grad = input_grad_accumulator(weight, geometry, grad.dtype) if need_x else None
+        one_pass_over_parts(grad, [weight_grad, bias_grad, input_grad])
         return tuple(None if g is None else g.result() for g in (input_grad, weight_grad, bias_grad))
 
 
+def convolve(x, weight, bias, stride, padding, dilation, groups):
+    """The convolution of x (N, C, H, W) with weight (O, C/groups, kh, kw) plus bias (O,) or None,
+    as an (N, O, Ho, Wo) view of channels-last memory. padding: ((top, bottom), (left, right))."""
+    xp = array_module(x)
+    n = x.shape[0]
+    o, cg, kh, kw = weight.shape
+    og = o // groups
+    ho, wo = _output_size(x.shape, (kh, kw), stride, padding, dilation)
+    wmat = _weight_matrix(weight, groups)                    # (G, kh*kw*Cg, O/G)
+    out = backend.empty(xp, (n * ho * wo, groups, og), x.dtype)  # channels-last (N, Ho, Wo, O)
+    for part in _cache_sized_parts(x, ho * wo * kh * kw * cg):
+        cols = _im2col(x[part], padding, (kh, kw), stride, dilation, groups)
+        rows = out[part.start * ho * wo:part.stop * ho * wo].transpose(1, 0, 2)  # (G, rows, O/G) view
+        _matmul_into(cols, wmat, rows)
+        if bias is not None:
+            rows += bias.reshape(groups, 1, og)
+    # (N*Ho*Wo, G, O/G) -> (N, Ho, Wo, O) -> (N, O, Ho, Wo), a view of the channels-last rows
+    return out.reshape(n, ho, wo, o).transpose(0, 3, 1, 2)
+
+
+def input_grad_accumulator(weight, geometry, dtype):
+    """The accumulator of a convolution's input gradient (fed by `one_pass_over_parts`): the
+    transposed convolution for stride 1, col2im otherwise."""
+    if geometry.stride == (1, 1) and _transposable(geometry):
+        return _TransposedConvInputGrad(weight, geometry, dtype)
+    return _Col2imInputGrad(weight, geometry, dtype)
+
+
 # ---------------------------------------------------------------- the three gradients
-def _one_pass_over_parts(grad, gradients):
+def one_pass_over_parts(grad, gradients):
     """Feed each cache-sized part of the output gradient (N, O, Ho, Wo) to every gradient
     being accumulated, so that each part is read from memory once for all of them."""
     gradients = [g for g in gradients if g is not None]
@@ -165,7 +179,7 @@ def _accumulate(total, part):
     return total
 
 
-class _WeightGrad:
+class WeightGrad:
     """d(loss)/d(weight)[o, c, i, j] = sum over n, h, w of g[n, o, h, w] * x_pad[n, c, h*sh + i*dh, w*sw + j*dw]:
     per part, cols.T @ g_rows with cols the part's im2col."""
 

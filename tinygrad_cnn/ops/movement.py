@@ -56,16 +56,108 @@ class GetItem(Function):
 
 
 class Pad(Function):
-    """Constant padding; `widths` is one (before, after) pair per axis."""
+    """Constant padding; `widths` is one (before, after) pair per axis. A negative width crops
+    that many elements instead (as PyTorch's constant padding)."""
 
     @staticmethod
     def forward(ctx, x, widths, value):
-        ctx.slices = tuple(slice(before, before + size) for (before, _), size in zip(widths, x.shape))
-        return array_module(x).pad(x, widths, mode="constant", constant_values=value)
+        kept = tuple(slice(max(0, -before), size - max(0, -after)) for (before, after), size in zip(widths, x.shape))
+        added = tuple((max(0, before), max(0, after)) for before, after in widths)
+        ctx.in_shape, ctx.kept = x.shape, kept
+        ctx.slices = tuple(slice(before, before + s.stop - s.start) for (before, _), s in zip(added, kept))
+        return array_module(x).pad(x[kept], added, mode="constant", constant_values=value)
 
     @staticmethod
     def backward(ctx, g):
-        return g[ctx.slices]
+        inner = g[ctx.slices]
+        if inner.shape == ctx.in_shape:
+            return inner
+        grad = array_module(g).zeros(ctx.in_shape, dtype=g.dtype)  # cropped elements get no gradient
+        grad[ctx.kept] = inner
+        return grad
+
+
+class PadMode(Function):
+    """Reflect, replicate or circular padding of the trailing axes; `widths` is one (before,
+    after) pair per axis, a negative width cropping (see `pad`).
+
+    Forward pads with xp.pad ('reflect', 'edge', 'wrap'). Backward folds the gradient of each
+    padded border back onto the input elements it copies, axis by axis: plain slice additions
+    (reflect, replicate) or a sum over periods (circular), deterministic and without scatter-adds.
+    """
+
+    name = "pad"
+
+    @staticmethod
+    def forward(ctx, x, widths, mode):
+        xp = array_module(x)
+        crop = tuple((max(0, -b), max(0, -a)) for b, a in widths)
+        grow = tuple((max(0, b), max(0, a)) for b, a in widths)
+        ctx.in_shape, ctx.mode, ctx.crop, ctx.grow = x.shape, mode, crop, grow
+        if mode == "circular":  # PyTorch crops first, then wraps the cropped values
+            return xp.pad(x[_inner(crop, x.shape)], grow, mode="wrap")
+        # reflect / replicate: pad from the whole input, then crop
+        padded = xp.pad(x, grow, mode="reflect" if mode == "reflect" else "edge")
+        return padded[_inner(crop, padded.shape)]
+
+    @staticmethod
+    def backward(ctx, g):
+        if ctx.mode == "circular":
+            return _uncrop(_fold(g, ctx.grow, ctx.mode), ctx.crop, ctx.in_shape)
+        padded_shape = tuple(s + b + a for s, (b, a) in zip(ctx.in_shape, ctx.grow))
+        if any(b or a for b, a in ctx.crop):
+            g = _uncrop(g, ctx.crop, padded_shape)
+        return _fold(g, ctx.grow, ctx.mode)
+
+
+def _inner(widths, shape):
+    """The index of what is left of `shape` without `widths` (before, after) at its ends."""
+    return tuple(slice(before, size - after) for (before, after), size in zip(widths, shape))
+
+
+def _uncrop(grad, crop, shape):
+    """grad placed inside zeros of `shape`, `crop` (before, after) from each end."""
+    if not any(b or a for b, a in crop):
+        return grad
+    full = array_module(grad).zeros(shape, dtype=grad.dtype)
+    full[_inner(crop, shape)] = grad
+    return full
+
+
+def _along(array, axis, start, stop):
+    """array[..., start:stop, ...] with the slice on `axis` (a view)."""
+    return array[(slice(None),) * axis + (slice(start, stop),)]
+
+
+def _fold(g, grow, mode):
+    """The input gradient of padding by `grow` (before, after) per axis: each padded border's
+    gradient added onto the input elements it is a copy of."""
+    xp = array_module(g)
+    for axis, (before, after) in enumerate(grow):
+        if not before and not after:
+            continue
+        n = g.shape[axis] - before - after
+        if mode == "circular":
+            # padded position j copies input (j - before) mod n: shifted by s = -before mod n,
+            # position j + s copies (j + s) mod n, so rows of n positions each sum onto the input
+            shift, length = -before % n, g.shape[axis]
+            periods = -(-(shift + length) // n)
+            laid = xp.zeros(g.shape[:axis] + (periods * n,) + g.shape[axis + 1:], dtype=g.dtype)
+            _along(laid, axis, shift, shift + length)[...] = g
+            # (.., periods * n, ..) -> (.., periods, n, ..), summed over the periods
+            g = laid.reshape(g.shape[:axis] + (periods, n) + g.shape[axis + 1:]).sum(axis=axis)
+            continue
+        grad = _along(g, axis, before, before + n).copy()
+        if mode == "reflect":  # border element k before the input copies input before - k, after it n - 2 - k
+            _along(grad, axis, 1, before + 1)[...] += xp.flip(_along(g, axis, 0, before), axis=axis)
+            _along(grad, axis, n - 1 - after, n - 1)[...] += xp.flip(_along(g, axis, before + n, before + n + after),
+                                                                     axis=axis)
+        else:  # replicate: every border element copies the edge element
+            _along(grad, axis, 0, 1)[...] += _along(g, axis, 0, before).sum(axis=axis, keepdims=True)
+            _along(grad, axis, n - 1, n)[...] += _along(g, axis, before + n, before + n + after).sum(axis=axis,
+                                                                                                    keepdims=True)
+        g = grad
+    return g
 
 
 class Concatenate(Function):
@@ -272,20 +364,69 @@ def getitem(x, index):
         raise IndexError(f"getitem: index {index} is invalid for a tensor of shape {x.shape}: {exc}") from None
 
 
-def pad(x, pad, mode="constant", value=0.0):
-    """Constant padding, PyTorch's order: pad = (left, right) of the last axis, then
-    (top, bottom) of the one before, and so on."""
-    if mode != "constant":
-        raise NotImplementedError(f"pad: mode {mode!r} is not supported (only 'constant')")
-    if len(pad) % 2 or len(pad) // 2 > x.ndim:
-        raise ValueError(f"pad: padding {tuple(pad)} must hold a (before, after) pair for at most "
-                         f"{x.ndim} axes of shape {x.shape}")
-    if any(p < 0 for p in pad):
-        raise ValueError(f"pad: negative padding {tuple(pad)} is not supported")
+_PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def pad(x, pad, mode="constant", value=None):
+    """Padding in PyTorch's order: pad = (left, right) of the last axis, then (top, bottom) of the
+    one before, and so on, as torch.nn.functional.pad. A negative width crops.
+
+    mode 'constant' fills with `value` (default 0) and pads any number of axes; 'reflect'
+    (mirrored about the edge element, each width < the axis size), 'replicate' (the edge element
+    repeated) and 'circular' (wrapped around, each width <= the axis size) pad the last 1, 2 or 3
+    axes of a 2-3, 3-4 or 4-5 dimensional input (an optional batch axis, then channels)."""
+    op = "pad"
+    if mode not in _PAD_MODES:
+        raise NotImplementedError(f"{op}: unrecognised padding mode {mode!r} (expected one of {', '.join(_PAD_MODES)})")
+    pad = tuple(pad)
+    if not all(isinstance(p, int) and not isinstance(p, bool) for p in pad):
+        raise TypeError(f"{op}: padding must be a tuple of ints, got {pad}")
+    if len(pad) % 2:
+        raise ShapeError(f"{op}: padding {pad} must hold a (before, after) pair per axis (an even length)")
+    if len(pad) // 2 > x.ndim:
+        raise ShapeError(f"{op}: padding {pad} holds pairs for {len(pad) // 2} axes, but the input of shape "
+                         f"{x.shape} has {x.ndim}")
     widths = [(0, 0)] * x.ndim
     for i in range(len(pad) // 2):
-        widths[x.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
-    return Pad.apply(x, widths=tuple(widths), value=value)
+        widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    if mode == "constant":
+        for axis, (before, after) in enumerate(widths):
+            if x.shape[axis] + min(before, 0) + min(after, 0) < 0:
+                raise ShapeError(f"{op}: padding {pad} crops more than the {x.shape[axis]} elements of axis {axis} "
+                                 f"of the input of shape {x.shape}")
+        return Pad.apply(x, widths=tuple(widths), value=0.0 if value is None else value)
+    if value is not None and value != 0:
+        raise RuntimeError(f"{op}: padding mode {mode!r} does not take a value argument (got value={value})")
+    _check_pad_mode(op, x, pad, widths, mode)
+    return PadMode.apply(x, widths=tuple(widths), mode=mode)
+
+
+def _check_pad_mode(op, x, pad, widths, mode):
+    """PyTorch's limits on reflect / replicate / circular padding, with its exception types."""
+    axes = len(pad) // 2
+    if axes not in (1, 2, 3) or x.ndim not in (axes + 1, axes + 2):
+        raise NotImplementedError(
+            f"{op}: padding of size {len(pad)} is not supported for {x.ndim}-D input (shape {x.shape}) in mode "
+            f"{mode!r}: pad the last 1, 2 or 3 axes of 2-3, 3-4 or 4-5 dimensional input")
+    for axis in range(1, x.ndim):
+        if x.shape[axis] == 0:
+            raise ShapeError(f"{op}: expected non-zero sizes except the batch axis in mode {mode!r}, got input of "
+                             f"shape {x.shape}")
+    for axis in range(x.ndim - axes, x.ndim):
+        (before, after), size = widths[axis], x.shape[axis]
+        if mode == "reflect" and (before >= size or after >= size):
+            raise ShapeError(f"{op}: padding ({before}, {after}) at dimension {axis} should be less than the "
+                             f"input's size {size} in mode 'reflect' (input of shape {x.shape})")
+        if mode == "circular" and (before > size or after > size):
+            raise ShapeError(f"{op}: padding ({before}, {after}) at dimension {axis} would wrap around the "
+                             f"input's size {size} more than once in mode 'circular' (input of shape {x.shape})")
+        kept = size - max(0, -before) - max(0, -after)
+        if size + before + after < 1 or (mode == "circular" and kept < 1):
+            raise ShapeError(f"{op}: input of shape {x.shape} is too small for padding ({before}, {after}) at "
+                             f"dimension {axis} in mode {mode!r}")
+        if mode == "circular" and max(before, after) > kept:  # PyTorch returns unset memory there
+            raise ShapeError(f"{op}: padding ({before}, {after}) at dimension {axis} would wrap around the "
+                             f"{kept} values left after cropping more than once (input of shape {x.shape})")
 
 
 def _check_same_shapes(op, tensors, axis):
