@@ -33,7 +33,8 @@ from typing import Callable, Optional, Tuple
 
 import numpy as np
 
-from . import backend, metrics, models, nn, optim, viz
+from . import backend, distributed, metrics, models, nn, optim, viz
+from .communicator import SingleProcess
 from .data import CIFAR10, MNIST, DataLoader, FashionMNIST, Shapes, Subset, random_split
 from .data import transforms as T
 from .data.download import DownloadError
@@ -225,6 +226,17 @@ def build_parser():
     t.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
     t.add_argument("--no-plots", action="store_true", default=None, help="write no plots")
     t.add_argument("--quiet", action="store_true", default=None, help="no progress bars or epoch lines")
+    t.add_argument("--distributed", action="store_true", default=None,
+                   help="data-parallel training on the ranks of an MPI launch (mpirun -n K ...): each rank "
+                        "trains on its share with --batch-size images per step; rank 0 prints and writes")
+    t.add_argument("--sync-bn", action=argparse.BooleanOptionalAction, default=None,
+                   help="with --distributed: batch-norm statistics over every rank's batch (default on)")
+    t.add_argument("--lr-scaling", choices=["none", "linear"], default=None,
+                   help="with --distributed: linear = the lr times the number of ranks (Goyal et al. 2017; "
+                        "default none)")
+    t.add_argument("--warmup-epochs", type=_non_negative_int, default=None, metavar="N",
+                   help="raise the lr linearly from lr / ranks (or lr / 4 alone) to its value over N epochs "
+                        "(default 0)")
 
     e = sub.add_parser("evaluate", help="test accuracy, per-class report and confusion matrix of a checkpoint")
     e.add_argument("checkpoint", help="a checkpoint written by train (best.npz or last.npz)")
@@ -246,10 +258,11 @@ def build_parser():
 _TRAIN_DEFAULTS = {"model": "simple_cnn", "dataset": "cifar10", "data_dir": None, "download": False, "device": "auto",
                    "batch_size": 64, "test_subset": None, "momentum": 0.9, "early_stop": 0,
                    "label_smoothing": 0.0, "resume": None, "subset": None, "val_split": 0.0, "image_size": 32,
-                   "seed": 0, "no_plots": False, "quiet": False, "optimizer": "sgd"}
+                   "seed": 0, "no_plots": False, "quiet": False, "optimizer": "sgd", "distributed": False,
+                   "sync_bn": True, "lr_scaling": "none", "warmup_epochs": 0}
 # Settings a resumed run may change; the others come from its checkpoint.
 _RESUME_OVERRIDABLE = {"epochs", "data_dir", "download", "device", "out", "early_stop", "no_plots", "quiet",
-                       "resume", "test_subset"}
+                       "resume", "test_subset", "distributed"}
 
 
 def resolve_train_config(args):
@@ -317,19 +330,27 @@ def _make_optimizer(cfg, params):
     return cls(params, lr=cfg["lr"], weight_decay=cfg["weight_decay"])
 
 
-def _make_scheduler(cfg, opt):
+def _make_scheduler(cfg, opt, ranks=1):
     epochs, kind = cfg["epochs"], cfg["schedule"]
+    schedule = None
     if kind == "step":
         milestones = sorted({max(1, round(0.6 * epochs)), max(1, round(0.8 * epochs))})
-        return optim.lr_scheduler.MultiStepLR(opt, milestones=milestones, gamma=0.1)
-    if kind == "cosine":
-        return optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, epochs))
+        schedule = optim.lr_scheduler.MultiStepLR(opt, milestones=milestones, gamma=0.1)
+    elif kind == "cosine":
+        schedule = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, epochs))
+    elif kind == "plateau":
+        schedule = optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=0.1, patience=5)
+    if not cfg.get("warmup_epochs"):
+        return schedule
     if kind == "plateau":
-        return optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=0.1, patience=5)
-    return None
+        raise CliError("--warmup-epochs cannot be combined with --schedule plateau")
+    # Goyal et al.: from the one-rank lr up to the scaled one (alone: from a quarter of the lr)
+    warmup = optim.lr_scheduler.LinearLR(opt, start_factor=1.0 / ranks if ranks > 1 else 0.25,
+                                         total_iters=cfg["warmup_epochs"])
+    return optim.lr_scheduler.ChainedScheduler([s for s in (schedule, warmup) if s is not None])
 
 
-def _replan_schedule(cfg, old_epochs, state):
+def _replan_schedule(cfg, old_epochs, state, ranks=1, say=print):
     """On a resume given another --epochs: plan the step or cosine schedule again for the new
     length, as if the run had been started with it, by rewriting the scheduler state and the
     optimizer's lrs in the checkpoint `state`; print one line saying so. The epochs already
@@ -338,7 +359,7 @@ def _replan_schedule(cfg, old_epochs, state):
     if cfg["schedule"] not in ("step", "cosine") or epochs == old_epochs or done >= epochs:
         return
     probe = _make_optimizer(cfg, [nn.Parameter(np.zeros(1, dtype=np.float32))])
-    sched = _make_scheduler(cfg, probe)
+    sched = _make_scheduler(cfg, probe, ranks)
     for _ in range(done):  # where a run of `epochs` epochs stands after `done` of them
         sched.step()
     lr = probe.param_groups[0]["lr"]
@@ -346,9 +367,9 @@ def _replan_schedule(cfg, old_epochs, state):
     state["scheduler"] = sched.state_dict()
     for group in state["optimizer"]["param_groups"]:
         group["lr"] = lr
-    print(f"note: --epochs {epochs} re-plans the {cfg['schedule']} schedule from {old_epochs} to {epochs} "
-          f"epochs: epoch {done + 1} continues with lr {lr:g} (the {old_epochs}-epoch plan had {old_lr:g})",
-          file=sys.stderr)
+    say(f"note: --epochs {epochs} re-plans the {cfg['schedule']} schedule from {old_epochs} to {epochs} "
+        f"epochs: epoch {done + 1} continues with lr {lr:g} (the {old_epochs}-epoch plan had {old_lr:g})",
+        file=sys.stderr)
 
 
 def _model_info(cfg, spec, classes):
@@ -396,7 +417,8 @@ def _first_conv(model):
 
 # --------------------------------------------------------------------------------- commands
 def cmd_train(args):
-    """Train (or resume) a run; print the epochs, the test accuracy and a per-class report."""
+    """Train (or resume) a run; print the epochs, the test accuracy and a per-class report.
+    With --distributed every rank of an MPI launch runs this; rank 0 prints and writes."""
     state = None
     if args.resume is not None:
         state = _read_checkpoint(args.resume, "resume")
@@ -407,8 +429,13 @@ def cmd_train(args):
         cfg = _merge_resumed(saved, args, args.resume)
     else:
         cfg = resolve_train_config(args)
+    world = _world(cfg)
+    main = world.rank == 0
+    say = print if main else (lambda *a, **k: None)
     spec = dataset_spec(cfg["dataset"])
     device = _device(cfg["device"])
+    if world.size > 1 and device != "cpu":  # one GPU per rank of a node
+        device = f"cuda:{world.local_rank % backend.gpu_count()}"
 
     backend.manual_seed(cfg["seed"])
     train_set = load_split(spec, cfg, train=True)
@@ -420,23 +447,34 @@ def cmd_train(args):
         if n_val >= len(train_set):
             raise CliError(f"--val-split {cfg['val_split']} leaves no training images of {len(train_set)}")
         train_set, val_set = random_split(train_set, [len(train_set) - n_val, n_val], seed=cfg["seed"])
-    _make_out_dir(cfg["out"])  # once the input is known to be good: a failed start leaves no folder behind
+    if main:
+        _make_out_dir(cfg["out"])  # once the input is known to be good: a failed start leaves no folder behind
     args.run_out = cfg["out"]  # for the interruption message
 
     normalize = _normalize(spec)
     train_transform = T.Compose(spec.augmentation(cfg) + [normalize]) if cfg["augment"] else normalize
     eval_batch = max(256, cfg["batch_size"])
-    train_loader = DataLoader(train_set, batch_size=cfg["batch_size"], shuffle=True, transform=train_transform,
-                              device=device)
-    val_loader = DataLoader(val_set, batch_size=eval_batch, transform=normalize, device=device)
-    test_loader = val_loader if val_set is test_set else DataLoader(test_set, batch_size=eval_batch,
-                                                                    transform=normalize, device=device)
+    # several ranks: each its share (the training tail dropped so that every rank runs the same
+    # number of steps; validation images each seen once, so the summed accuracy is exact)
+    train_sampler = val_sampler = None
+    if world.size > 1:
+        train_sampler = distributed.DistributedSampler(train_set, shuffle=True, seed=cfg["seed"], drop_last=True)
+        val_sampler = distributed.DistributedSampler(val_set, shuffle=False, pad=False)
+    train_loader = DataLoader(train_set, batch_size=cfg["batch_size"], shuffle=train_sampler is None,
+                              sampler=train_sampler, transform=train_transform, device=device)
+    val_loader = DataLoader(val_set, batch_size=eval_batch, transform=normalize, device=device, sampler=val_sampler)
+    test_loader = DataLoader(test_set, batch_size=eval_batch, transform=normalize, device=device)
 
     model = build_model(cfg["model"], len(classes), spec.channels, spec.size(cfg)).to(device)
-    opt = _make_optimizer(cfg, model.parameters())
-    sched = _make_scheduler(cfg, opt)
+    if world.size > 1:
+        if cfg["sync_bn"]:
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        model = distributed.DistributedDataParallel(model)
+    run_cfg = dict(cfg, lr=cfg["lr"] * (world.size if cfg["lr_scaling"] == "linear" else 1))
+    opt = _make_optimizer(run_cfg, model.parameters())
+    sched = _make_scheduler(run_cfg, opt, world.size)
     if state is not None:
-        _replan_schedule(cfg, saved["epochs"], state)
+        _replan_schedule(run_cfg, saved["epochs"], state, world.size, say)
     loss_fn = cross_entropy
     if cfg["label_smoothing"] > 0:
         loss_fn = functools.partial(cross_entropy, label_smoothing=cfg["label_smoothing"])
@@ -450,11 +488,17 @@ def cmd_train(args):
 
     size = spec.size(cfg)
     val_name = "validation" if val_set is not test_set else "test"
-    print(f"{type(model).__name__} ({_count_parameters(model):,} parameters) on {spec.name}: "
-          f"{len(train_set)} training / {len(val_set)} {val_name} images of {spec.channels}x{size}x{size}, "
-          f"device {device}, {cfg['optimizer']} lr {cfg['lr']:g}, {cfg['epochs']} epoch(s); writing to {cfg['out']}")
+    ranks = f", {world.size} ranks x {cfg['batch_size']} images per step" if world.size > 1 else ""
+    say(f"{type(_unwrap(model)).__name__} ({_count_parameters(model):,} parameters) on {spec.name}: "
+        f"{len(train_set)} training / {len(val_set)} {val_name} images of {spec.channels}x{size}x{size}, "
+        f"device {device}{ranks}, {cfg['optimizer']} lr {run_cfg['lr']:g}, {cfg['epochs']} epoch(s); "
+        f"writing to {cfg['out']}")
     history = fit(model, train_loader, opt, cfg["epochs"], val_loader=val_loader, scheduler=sched,
                   loss_fn=loss_fn, callbacks=callbacks, device=device, resume=state, verbose=not cfg["quiet"])
+    if not main:  # the test report and the files are rank 0's
+        world.barrier()
+        return 0
+    model = _unwrap(model)
 
     accuracy, cm, report, text, n = _test_report(model, test_loader, classes, device)
     print(text)
@@ -469,7 +513,22 @@ def cmd_train(args):
         if conv is not None:
             viz.plot_filters(conv.weight, os.path.join(cfg["out"], "filters.png"))
         print(f"Plots: {os.path.join(cfg['out'], '')}{{history,confusion_matrix,filters}}.png")
+    world.barrier()
     return 0
+
+
+def _world(cfg):
+    """The communicator of a --distributed run (MPI under a launcher), else one process."""
+    if not cfg.get("distributed"):
+        return SingleProcess()
+    try:
+        return distributed.init()
+    except distributed.DistributedError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _unwrap(model):
+    return model.module if isinstance(model, distributed.DistributedDataParallel) else model
 
 
 def _read_checkpoint(path, what):

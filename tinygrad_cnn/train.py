@@ -381,6 +381,12 @@ def _world_of(model):
     return model.world if isinstance(model, DistributedDataParallel) else SingleProcess()
 
 
+def _unwrapped(model):
+    """The model inside a DistributedDataParallel wrapper (checkpoints hold its keys, without the
+    wrapper's "module." prefix, so one-process runs and evaluation read them)."""
+    return model.module if isinstance(model, DistributedDataParallel) else model
+
+
 def _set_epoch(loader, epoch):
     """Tell a loader's DistributedSampler (or any sampler with set_epoch) the epoch, as PyTorch
     users do by hand: every rank then draws the same permutation."""
@@ -513,7 +519,7 @@ class Trainer:
         """Everything needed to resume after the current epoch, ready for `tc.save`."""
         return {
             "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "epoch": self.epoch,
-            "model": self.model.state_dict(),
+            "model": _unwrapped(self.model).state_dict(),  # loadable without DistributedDataParallel
             "optimizer": self.optimizer.state_dict(), "optimizer_class": type(self.optimizer).__name__,
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "scheduler_class": type(self.scheduler).__name__ if self.scheduler is not None else None,
@@ -530,7 +536,7 @@ class Trainer:
         In a distributed run rank 0 reads the file and sends what it read to every rank."""
         if self.world.size > 1 and isinstance(checkpoint, (str, os.PathLike)):
             checkpoint = self.world.broadcast_object(load(os.fspath(checkpoint)) if self.is_main else None)
-        state = load_checkpoint(checkpoint, self.model, self.optimizer, self.scheduler)
+        state = load_checkpoint(checkpoint, _unwrapped(self.model), self.optimizer, self.scheduler)
         self.history = History(state["history"])
         self.epoch = int(state["epoch"])
         backend.set_rng_state(state["rng"])

@@ -125,11 +125,14 @@ class DataLoader:
     path serves the dataset is decided again at the start of each epoch, so a per-sample
     transform set on the dataset after the loader was built is honoured.
     transform: applied to each whole batch on the device (see `data.transforms`).
+    sampler: an iterable of dataset indices with a length that gives each epoch's order instead
+        of `shuffle` (e.g. a `distributed.DistributedSampler`: this rank's share; `fit` calls its
+        `set_epoch`).
     prefetch: prepare up to `prefetch_batches` batches ahead in a background thread.
     """
 
     def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None, transform=None,
-                 device="cpu", prefetch=True, prefetch_batches=2):
+                 device="cpu", prefetch=True, prefetch_batches=2, sampler=None):
         if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size should be a positive integer value, but got "
                              f"batch_size={batch_size!r}")
@@ -145,11 +148,14 @@ class DataLoader:
         self.device = backend.parse_device(device)
         self.prefetch = bool(prefetch)
         self.prefetch_batches = max(1, int(prefetch_batches))
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
+        self.sampler = sampler
         self._source = _source(dataset)
         self._rng = backend.new_generator(seed) if seed is not None else None
 
     def __len__(self):
-        n = len(self._source)
+        n = len(self.sampler) if self.sampler is not None else len(self._source)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def _generator(self):
@@ -176,8 +182,13 @@ class DataLoader:
     def _epoch_plan(self):
         """This epoch's index batches and the transforms' generator (drawn in the calling thread)."""
         self._source = _source(self.dataset)
-        n = len(self._source)
-        order = backend.permutation(self._generator(), n) if self.shuffle else np.arange(n, dtype=np.int64)
+        if self.sampler is not None:
+            order = np.fromiter(iter(self.sampler), dtype=np.int64)
+        elif self.shuffle:
+            order = backend.permutation(self._generator(), len(self._source))
+        else:
+            order = np.arange(len(self._source), dtype=np.int64)
+        n = len(order)
         stop = (n // self.batch_size) * self.batch_size if self.drop_last else n
         batches = [order[i:i + self.batch_size] for i in range(0, stop, self.batch_size)]
         aug = None

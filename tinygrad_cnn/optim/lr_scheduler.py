@@ -377,6 +377,48 @@ class OneCycleLR(LRScheduler):
         return lrs
 
 
+class ChainedScheduler:
+    """Step several schedulers of one optimizer together, each on the lr the previous one left
+    (PyTorch's ChainedScheduler), e.g. a linear warm-up and a step decay:
+
+        ChainedScheduler([MultiStepLR(opt, [30, 40]), LinearLR(opt, start_factor=0.25, total_iters=5)])
+
+    The schedulers must compute the lr from the current one (not ReduceLROnPlateau)."""
+
+    def __init__(self, schedulers, optimizer=None):
+        schedulers = list(schedulers)
+        if not schedulers:
+            raise ValueError("ChainedScheduler: expected at least one scheduler")
+        optimizer = optimizer if optimizer is not None else schedulers[0].optimizer
+        for s in schedulers:
+            if isinstance(s, ReduceLROnPlateau):
+                raise ValueError("ChainedScheduler: ReduceLROnPlateau needs a metric and cannot be chained")
+            if s.optimizer is not optimizer:
+                raise ValueError("ChainedScheduler: every scheduler must belong to the same optimizer")
+        self.optimizer, self._schedules = optimizer, schedulers
+        self._last_lr = _current_lrs(optimizer)
+
+    def step(self):
+        for s in self._schedules:
+            s.step()
+        self._last_lr = _current_lrs(self.optimizer)
+
+    def get_last_lr(self):
+        return list(self._last_lr)
+
+    def state_dict(self):
+        return {"_schedulers": [s.state_dict() for s in self._schedules], "_last_lr": list(self._last_lr)}
+
+    def load_state_dict(self, state_dict):
+        saved = state_dict["_schedulers"]
+        if len(saved) != len(self._schedules):
+            raise ValueError(f"ChainedScheduler.load_state_dict: {len(saved)} saved schedulers, "
+                             f"{len(self._schedules)} here")
+        for s, state in zip(self._schedules, saved):
+            s.load_state_dict(state)
+        self._last_lr = list(state_dict["_last_lr"])
+
+
 class ReduceLROnPlateau(LRScheduler):
     """Multiply the learning rate by `factor` when a metric has stopped improving.
 
