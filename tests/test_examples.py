@@ -5,6 +5,7 @@ an interruption repeats the uninterrupted one; bad input gives one clear line an
 CIFAR-10 and MNIST runs use ../shared/data beside the checkout and Fashion-MNIST the Debian
 package's folder; each is skipped when its data is absent.
 """
+import ast
 import errno
 import json
 import math
@@ -18,6 +19,7 @@ import time
 
 import numpy as np
 import pytest
+import torch
 
 import tinygrad_cnn as tc
 from tinygrad_cnn import cli
@@ -121,6 +123,56 @@ def test_fashion_mnist_example_smoke(tmp_path):
     proc = run_script("fashion_mnist.py", *SMOKE, "--out", str(tmp_path))
     check_run(proc, str(tmp_path))
     assert "Ankle boot" in proc.stdout and os.path.getsize(tmp_path / "history.png") > 0
+
+
+def test_pytorch_style_resnet18_runs_with_shapes_when_cifar_is_absent(tmp_path):
+    proc = run_script("pytorch_style_resnet18.py", "--subset", "8", "--batch-size", "8", "--epochs", "1",
+                      "--data-dir", str(tmp_path / "no-cifar"))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "training on the built-in Shapes images" in proc.stdout
+    assert "ResNet-18 (11,173,962 parameters) on cpu, 8 training / 8 test images" in proc.stdout
+    accuracy = float(proc.stdout.split("Test accuracy: ")[1].split()[0])
+    assert accuracy in [k / 8 for k in range(9)]
+
+
+def test_pytorch_style_resnet18_model_code_gives_torchs_numbers_under_real_torch():
+    """The example's model classes, executed once with tinygrad_cnn and once with real PyTorch
+    bound to the names torch/nn/F, compute the same loss, logits, gradients and running stats
+    from the same weights: the port really is the import swap."""
+    source = open(os.path.join(EXAMPLES, "pytorch_style_resnet18.py")).read()
+    model_code = [node for node in ast.parse(source).body
+                  if isinstance(node, (ast.ClassDef, ast.FunctionDef)) and node.name in ("BasicBlock", "ResNet")]
+    module = ast.Module(body=model_code, type_ignores=[])
+    ours_ns = {"torch": tc, "nn": tc.nn, "F": tc.nn.functional}
+    torch_ns = {"torch": torch, "nn": torch.nn, "F": torch.nn.functional}
+    for namespace in (ours_ns, torch_ns):
+        exec(compile(module, "pytorch_style_resnet18.py", "exec"), namespace)
+
+    tc.manual_seed(0)
+    ours = ours_ns["ResNet"](ours_ns["BasicBlock"], [1, 1, 1, 1], num_classes=10)
+    theirs = torch_ns["ResNet"](torch_ns["BasicBlock"], [1, 1, 1, 1], num_classes=10)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    theirs.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in ours.state_dict().items()})
+
+    x = np.random.default_rng(0).standard_normal((4, 3, 32, 32)).astype(np.float32)
+    y = np.array([0, 3, 9, 3])
+    ours_out = ours(tc.tensor(x))
+    ours_loss = tc.nn.CrossEntropyLoss()(ours_out, tc.tensor(y))
+    ours_loss.backward()
+    theirs_out = theirs(torch.from_numpy(x))
+    theirs_loss = torch.nn.CrossEntropyLoss()(theirs_out, torch.from_numpy(y))
+    theirs_loss.backward()
+
+    np.testing.assert_allclose(ours_out.numpy(), theirs_out.detach().numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(ours_loss.item(), theirs_loss.item(), rtol=1e-5)
+    ours_params, theirs_params = dict(ours.named_parameters()), dict(theirs.named_parameters())
+    for name in ("conv1.weight", "layer1.0.conv2.weight", "layer4.0.shortcut.0.weight", "fc.weight", "fc.bias"):
+        np.testing.assert_allclose(ours_params[name].grad.numpy(), theirs_params[name].grad.numpy(),
+                                   rtol=1e-3, atol=1e-5, err_msg=name)
+    theirs_state = theirs.state_dict()
+    for name in ("bn1.running_mean", "layer2.0.bn2.running_var", "layer3.0.bn1.num_batches_tracked"):
+        np.testing.assert_allclose(np.array(ours.state_dict()[name]), theirs_state[name].numpy(), rtol=1e-5,
+                                   atol=1e-6, err_msg=name)
 
 
 def test_console_module_runs_train_and_evaluate(tmp_path):
