@@ -24,7 +24,7 @@ SUBSTITUTES = {
         "bfloat16": "no bfloat16: use float32 (or float16 arrays through .to(tc.float16))",
     },
     "tinygrad_cnn.nn": {
-        "DistributedDataParallel": "use tinygrad_cnn.nn.parallel (distributed data-parallel training)",
+        "DistributedDataParallel": "it lives in nn.parallel, as in PyTorch: nn.parallel.DistributedDataParallel",
         "Embedding": _CONV_ONLY, "EmbeddingBag": _CONV_ONLY, "RNN": _CONV_ONLY, "LSTM": _CONV_ONLY,
         "GRU": _CONV_ONLY, "Transformer": _CONV_ONLY, "MultiheadAttention": _CONV_ONLY,
         "Conv3d": "3-D convolutions are not provided: Conv1d, Conv2d, ConvTranspose2d are",
