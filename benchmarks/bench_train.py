@@ -42,9 +42,6 @@ MODELS = {
     "resnet20": ((3, 32, 32), {}),
     "minivgg": ((3, 32, 32), {}),
 }
-TORCH_NAMES = {"simple_cnn": "SimpleCNN", "small_resnet": "SmallResNet", "lenet5": "LeNet5",
-               "resnet20": "ResNet20", "minivgg": "MiniVGG"}
-
 
 # ---------------------------------------------------------------- worker side
 def _cpu_busy_jiffies():
@@ -94,11 +91,11 @@ def run_worker(args):
     if args.worker == "torch":
         import torch  # noqa: PLC0415
         torch.set_num_threads(args.threads)
-        sys.path.insert(0, os.path.join(ROOT, "..", "shared", "reference"))
-        import torch_models  # noqa: PLC0415
+        sys.path.insert(0, HERE)
+        import torch_reference  # noqa: PLC0415
         baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         torch.manual_seed(0)
-        model = getattr(torch_models, TORCH_NAMES[args.model])(**kwargs)
+        model = torch_reference.get(args.model, **kwargs)
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
         x, y = torch.tensor(x_np), torch.tensor(y_np)
 

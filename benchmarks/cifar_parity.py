@@ -4,7 +4,7 @@
     python benchmarks/cifar_parity.py --epochs 2 --seeds 0  # a quick look
 
 For each seed both libraries start from the same initial weights (PyTorch's default init of
-the reference model in ../shared/reference, copied into ours) and see the same batches: one
+the PyTorch definition in benchmarks/torch_reference.py, copied into ours) and see the same batches: one
 tinygrad_cnn DataLoader per run, seeded alike, with random crop + flip + normalize. The
 optimizer (SGD, momentum 0.9, weight decay 1e-4, lr 0.01, batch 64) and epochs are the same;
 only the engines (and dropout's random masks) differ. Prints the final test accuracy of every
@@ -19,14 +19,13 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-TORCH_NAMES = {"simple_cnn": "SimpleCNN", "small_resnet": "SmallResNet", "resnet20": "ResNet20",
-               "minivgg": "MiniVGG", "lenet5": "LeNet5"}
+MODELS = ("simple_cnn", "small_resnet", "resnet20", "minivgg", "lenet5")
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=os.path.join(ROOT, "..", "shared", "data", "cifar10-subset"))
-    parser.add_argument("--model", default="simple_cnn", choices=sorted(TORCH_NAMES))
+    parser.add_argument("--model", default="simple_cnn", choices=MODELS)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--batch-size", type=int, default=64)
@@ -45,10 +44,10 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import torch  # noqa: E402
 
 sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.join(ROOT, "..", "shared", "reference"))
+sys.path.insert(0, HERE)
 import tinygrad_cnn as tc  # noqa: E402
 import tinygrad_cnn.nn.functional as F  # noqa: E402
-import torch_models  # noqa: E402
+import torch_reference  # noqa: E402
 from tinygrad_cnn.data import CIFAR10, DataLoader  # noqa: E402
 from tinygrad_cnn.data import transforms as T  # noqa: E402
 
@@ -68,7 +67,7 @@ def run(library, seed):
     """Train one model; returns (final test accuracy, seconds)."""
     torch.manual_seed(seed)
     tc.manual_seed(seed)
-    reference = getattr(torch_models, TORCH_NAMES[ARGS.model])()
+    reference = torch_reference.get(ARGS.model)
     train_loader, test_loader = loaders(seed)
     start = time.perf_counter()
     if library == "torch":

@@ -1,6 +1,7 @@
-"""Each model against its PyTorch reference (../shared/reference/torch_models.py) with the same
-weights: parameter counts, state_dict keys, logits, every parameter gradient, and running
-statistics after a training step."""
+"""Each model against two PyTorch definitions with the same weights: the shared reference
+(../shared/reference/torch_models.py, skipped when absent) and the project's own
+(benchmarks/torch_reference.py, which the benchmarks time ours against). Parameter counts,
+state_dict keys, logits, every parameter gradient, and running statistics after a training step."""
 import os
 import sys
 
@@ -12,11 +13,23 @@ import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
 from helpers import assert_close
 
-REFERENCE = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "reference")
-if not os.path.exists(os.path.join(REFERENCE, "torch_models.py")):
-    pytest.skip("../shared/reference/torch_models.py not found", allow_module_level=True)
-sys.path.insert(0, REFERENCE)
-import torch_models  # noqa: E402
+HERE = os.path.dirname(os.path.abspath(__file__))
+SHARED_REFERENCE = os.path.join(HERE, "..", "..", "shared", "reference")
+sys.path.insert(0, os.path.join(HERE, "..", "benchmarks"))
+import torch_reference  # noqa: E402
+
+if os.path.exists(os.path.join(SHARED_REFERENCE, "torch_models.py")):
+    sys.path.insert(0, SHARED_REFERENCE)
+    import torch_models  # noqa: E402
+else:
+    torch_models = None
+SOURCES = ["benchmarks", pytest.param("shared", marks=pytest.mark.skipif(
+    torch_models is None, reason="../shared/reference/torch_models.py not found"))]
+
+
+def reference_class(source, name):
+    return getattr(torch_reference if source == "benchmarks" else torch_models, name)
+
 
 # (name, constructor kwargs, input shape, expected parameter count from the reference's docstring)
 MODELS = [
@@ -30,9 +43,9 @@ MODELS = [
 IDS = [f"{name}{'-' + str(kw['input_size']) if kw else ''}" for name, kw, _, _ in MODELS]
 
 
-def build_pair(name, kwargs, dtype):
+def build_pair(name, kwargs, dtype, source="shared"):
     torch.manual_seed(0)
-    reference = getattr(torch_models, name)(**kwargs)
+    reference = reference_class(source, name)(**kwargs)
     ours = tc.models.get(name, **kwargs)
     if dtype == np.float64:
         reference.double()
@@ -41,20 +54,22 @@ def build_pair(name, kwargs, dtype):
     return ours, reference
 
 
+@pytest.mark.parametrize("source", SOURCES)
 @pytest.mark.parametrize("name, kwargs, shape, count", MODELS, ids=IDS)
-def test_structure_matches_reference(name, kwargs, shape, count):
-    ours, reference = build_pair(name, kwargs, np.float32)
+def test_structure_matches_reference(name, kwargs, shape, count, source):
+    ours, reference = build_pair(name, kwargs, np.float32, source)
     assert sum(p.numel() for p in ours.parameters()) == count
     assert list(ours.state_dict()) == list(reference.state_dict())
     for (k, ours_p), (k_ref, ref_p) in zip(ours.named_parameters(), reference.named_parameters()):
         assert k == k_ref and ours_p.shape == tuple(ref_p.shape)
 
 
+@pytest.mark.parametrize("source", SOURCES)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("name, kwargs, shape, count", MODELS, ids=IDS)
-def test_training_step_matches_reference(name, kwargs, shape, count, dtype):
+def test_training_step_matches_reference(name, kwargs, shape, count, dtype, source):
     """Logits, loss, every parameter gradient and the running statistics after one training step."""
-    ours, reference = build_pair(name, kwargs, dtype)
+    ours, reference = build_pair(name, kwargs, dtype, source)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((4,) + shape).astype(dtype)
     y = rng.integers(0, 10, 4)
@@ -84,9 +99,10 @@ def test_training_step_matches_reference(name, kwargs, shape, count, dtype):
             assert_close(value, ref_state[key], dtype, key)
 
 
+@pytest.mark.parametrize("source", SOURCES)
 @pytest.mark.parametrize("name, kwargs, shape, count", MODELS[:3], ids=IDS[:3])
-def test_eval_mode_logits_match_reference(name, kwargs, shape, count):
-    ours, reference = build_pair(name, kwargs, np.float64)
+def test_eval_mode_logits_match_reference(name, kwargs, shape, count, source):
+    ours, reference = build_pair(name, kwargs, np.float64, source)
     # give the running statistics non-trivial values first
     warm = np.random.default_rng(1).standard_normal((8,) + shape)
     ours(tc.tensor(warm))
@@ -104,3 +120,10 @@ def test_models_get_by_name():
     assert isinstance(tc.models.get("ResNet20", num_classes=5), tc.models.ResNet20)
     with pytest.raises(ValueError, match="unknown model 'alexnet'"):
         tc.models.get("alexnet")
+
+
+def test_torch_reference_get_by_name():
+    assert isinstance(torch_reference.get("resnet"), torch_reference.SmallResNet)
+    assert torch_reference.get("ResNet20", num_classes=5).fc.out_features == 5
+    with pytest.raises(ValueError, match="unknown model 'alexnet'"):
+        torch_reference.get("alexnet")
