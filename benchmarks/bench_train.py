@@ -1,7 +1,7 @@
 """Full training steps and inference, ours vs PyTorch CPU, each library in its own process.
 
-    python benchmarks/bench_train.py                      # SimpleCNN, SmallResNet at b64/b128, LeNet5
-    python benchmarks/bench_train.py --models simple_cnn --batches 64 --rounds 2
+    python benchmarks/bench_train.py                      # SimpleCNN, SmallResNet, ResNet20, LeNet5 at b64/b128
+    python benchmarks/bench_train.py --models simple_cnn --batches 64 --rounds 2 --blas default
     python benchmarks/bench_train.py --write-results      # also append the table to RESULTS.md
 
 A training step is forward, cross-entropy, zero_grad, backward and an SGD step (momentum 0.9)
@@ -16,12 +16,14 @@ the row is marked LOADED and its ratio is not reported: rerun on a quiet machine
 Peak memory is each worker's peak RSS; the baseline RSS after imports (torch's import costs
 ~220 MiB) is shown separately so the model's own footprint can be compared.
 
-The kernels each library's matrix products run on are printed first: NumPy's OpenBLAS picks
-them when loaded, and the environment variable OPENBLAS_CORETYPE overrides its choice (some
-machines set OPENBLAS_CORETYPE=Haswell, i.e. AVX2, on AVX-512 CPUs); PyTorch uses MKL/oneDNN
-with its own CPU detection. `--ours-blas-core auto` runs our workers with OPENBLAS_CORETYPE
-removed (OpenBLAS's own choice), `--ours-blas-core NAME` with NAME; the default keeps the
-environment as it is.
+The kernels each library's matrix products run on are printed with every row: NumPy's
+OpenBLAS picks them when loaded, from the CPU, unless the environment variable
+OPENBLAS_CORETYPE overrides that choice; PyTorch uses MKL/oneDNN with its own CPU detection.
+The development machines set OPENBLAS_CORETYPE=Haswell (AVX2 kernels on AVX-512 CPUs) and
+OPENBLAS_L2_SIZE for old OpenBLAS builds; users' machines do not. So by default every worker
+runs with both removed (`default` rows: the kernels a user's machine selects), and a second set
+of rows keeps OPENBLAS_CORETYPE=Haswell (`haswell` rows, what these machines run); `--blas
+default` or `--blas haswell` runs one set only. The library, tests and CI never change them.
 """
 import argparse
 import json
@@ -157,18 +159,26 @@ def run_worker(args):
 
 
 # ---------------------------------------------------------------- driver side
-def run_row(args, model, batch):
+def blas_environment(blas):
+    """The environment of a worker: `default` without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE
+    (OpenBLAS picks its kernels from the CPU), `haswell` with OPENBLAS_CORETYPE=Haswell."""
+    env = dict(os.environ)
+    env.pop("OPENBLAS_CORETYPE", None)
+    if blas == "default":
+        env.pop("OPENBLAS_L2_SIZE", None)
+    else:
+        env["OPENBLAS_CORETYPE"] = "Haswell"
+    return env
+
+
+def run_row(args, model, batch, blas):
     runs = {"ours": [], "torch": []}
     for _ in range(args.rounds):
         for lib in ("ours", "torch"):
             cmd = [sys.executable, os.path.abspath(__file__), "--worker", lib, "--model", model,
                    "--batch", str(batch), "--steps", str(args.steps), "--warmup", str(args.warmup),
                    "--threads", str(args.threads)]
-            env = dict(os.environ)
-            if lib == "ours" and args.ours_blas_core == "auto":
-                env.pop("OPENBLAS_CORETYPE", None)
-            elif lib == "ours" and args.ours_blas_core != "inherit":
-                env["OPENBLAS_CORETYPE"] = args.ours_blas_core
+            env = blas_environment(blas)
             out = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
             if out.returncode != 0:
                 raise RuntimeError(f"worker {lib} {model} b{batch} failed:\n{out.stderr[-3000:]}")
@@ -182,9 +192,30 @@ def summarize(runs, mode):
     return statistics.median(times["ours"]) * 1e3, statistics.median(times["torch"]) * 1e3, load
 
 
+KERNELS_SEEN = set()
+
+
+def format_row(args, model, batch, blas, runs):
+    """One table row from the workers' results: medians, ratios (or LOADED), throughput, memory."""
+    ours_kernels = runs["ours"][0]["kernels"]
+    KERNELS_SEEN.update({f"ours ({blas} rows) {ours_kernels}", f"torch {runs['torch'][0]['kernels']}"})
+    cells = [f'{blas}: {ours_kernels.split(" (")[0].replace("OpenBLAS ", "")}', model, str(batch)]
+    for mode in ("train", "infer"):
+        ours, theirs, load = summarize(runs, mode)
+        ratio = f"{ours / theirs:.2f}" if load <= args.max_load else f"LOADED ({load:.0%} other CPU)"
+        cells += [f"{ours:.1f}", f"{theirs:.1f}", ratio]
+        if mode == "train":
+            cells.append(f"{batch / ours * 1e3:.0f}")
+    peak = {lib: max(r["peak_rss_mib"] for r in rs) for lib, rs in runs.items()}
+    base = {lib: min(r["baseline_rss_mib"] for r in rs) for lib, rs in runs.items()}
+    cells.append(f"{peak['ours']:.0f} / {peak['torch']:.0f} "
+                 f"({peak['ours'] - base['ours']:.0f} / {peak['torch'] - base['torch']:.0f})")
+    return "| " + " | ".join(cells) + " |"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="simple_cnn,small_resnet,lenet5")
+    parser.add_argument("--models", default="simple_cnn,small_resnet,resnet20,lenet5")
     parser.add_argument("--batches", default="64,128")
     parser.add_argument("--rounds", type=int, default=2, help="worker processes per library and row")
     parser.add_argument("--steps", type=int, default=10, help="timed steps per worker and mode")
@@ -192,8 +223,8 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--max-load", type=float, default=0.10,
                         help="largest fraction of machine CPU other processes may use while timing")
-    parser.add_argument("--ours-blas-core", default="inherit",
-                        help="OPENBLAS_CORETYPE for our workers: inherit (default), auto (unset) or a name")
+    parser.add_argument("--blas", default="default,haswell",
+                        help="row sets: default (OPENBLAS_CORETYPE/L2_SIZE removed), haswell (CORETYPE=Haswell)")
     parser.add_argument("--write-results", action="store_true", help="append the table to benchmarks/RESULTS.md")
     parser.add_argument("--worker", choices=["ours", "torch"], help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
@@ -202,33 +233,21 @@ def main():
     if args.worker:
         return run_worker(args)
 
-    header = ("| model | batch | train ours ms | train torch ms | train ratio | ours img/s | "
+    header = ("| rows: ours' kernels | model | batch | train ours ms | train torch ms | train ratio | ours img/s | "
               "infer ours ms | infer torch ms | infer ratio | peak RSS ours / torch MiB (after imports) |")
-    lines = [header, "|" + "---|" * 10]
-    kernels = None
-    for model in args.models.split(","):
-        batches = [int(b) for b in args.batches.split(",")]
-        for batch in batches:
-            runs = run_row(args, model, batch)
-            if kernels is None:
-                kernels = f"Kernels: ours {runs['ours'][0]['kernels']}; torch {runs['torch'][0]['kernels']}."
-                lines.insert(0, kernels + "\n")
-                print(kernels)
-                print(header)
-            cells = [model, str(batch)]
-            for mode in ("train", "infer"):
-                ours, theirs, load = summarize(runs, mode)
-                ratio = f"{ours / theirs:.2f}" if load <= args.max_load else f"LOADED ({load:.0%} other CPU)"
-                cells += [f"{ours:.1f}", f"{theirs:.1f}", ratio]
-                if mode == "train":
-                    cells.append(f"{batch / ours * 1e3:.0f}")
-            peak = {lib: max(r["peak_rss_mib"] for r in rs) for lib, rs in runs.items()}
-            base = {lib: min(r["baseline_rss_mib"] for r in rs) for lib, rs in runs.items()}
-            cells.append(f"{peak['ours']:.0f} / {peak['torch']:.0f} "
-                         f"({peak['ours'] - base['ours']:.0f} / {peak['torch'] - base['torch']:.0f})")
-            line = "| " + " | ".join(cells) + " |"
-            lines.append(line)
-            print(line, flush=True)
+    lines = [header, "|" + "---|" * 11]
+    print(header)
+    for blas in args.blas.split(","):
+        if blas not in ("default", "haswell"):
+            parser.error(f"--blas: expected default and/or haswell, got {blas!r}")
+        for model in args.models.split(","):
+            for batch in [int(b) for b in args.batches.split(",")]:
+                line = format_row(args, model, batch, blas, run_row(args, model, batch, blas))
+                lines.append(line)
+                print(line, flush=True)
+    kernels = "Kernels: " + "; ".join(sorted(KERNELS_SEEN))
+    print(kernels)
+    lines.insert(0, kernels + "\n")
     if args.write_results:
         command = "python benchmarks/bench_train.py " + " ".join(sys.argv[1:]).replace("--write-results", "").strip()
         with open(os.path.join(HERE, "RESULTS.md"), "a") as f:
