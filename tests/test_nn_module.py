@@ -7,6 +7,7 @@ parameter / buffer / child / module names and order, state_dict keys, load_state
 errors, train / eval, casting, containers, apply order and repr. Layers given inputs of the
 wrong shape must raise tc.ShapeError naming the layer and both shapes.
 """
+import copy
 import re
 from collections import OrderedDict
 
@@ -746,3 +747,28 @@ def test_sequential_reports_the_failing_layer():
     model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten(), nn.Linear(10, 2))
     with pytest.raises(tc.ShapeError, match=r"Linear\(in_features=10.*\(2, 64\)"):
         model(tc.zeros((2, 1, 6, 6)))
+
+
+def test_deepcopy_of_a_model_in_an_optimizer_gives_independent_parameters():
+    """copy.deepcopy(model) (as in PyTorch): own memory, same values and grads, and not tied to
+    the original's optimizer buffers, so a new optimizer on the copy trains it alone."""
+    tc.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 2))
+    opt = tc.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    x, y = tc.randn(5, 3), tc.tensor([0, 1, 1, 0, 1])
+    tc.nn.functional.cross_entropy(model(x), y).backward()
+    opt.step()
+    clone = copy.deepcopy(model)
+    for (name, p), (_, q) in zip(model.named_parameters(), clone.named_parameters()):
+        np.testing.assert_array_equal(q.numpy(), p.numpy(), err_msg=name)
+        np.testing.assert_array_equal(q.grad.numpy(), p.grad.numpy(), err_msg=name)
+        assert q.requires_grad and not np.shares_memory(q.array, p.array) and not np.shares_memory(q.grad.array, p.grad.array)
+    before = [p.numpy().copy() for p in model.parameters()]
+    clone_opt = tc.optim.SGD(clone.parameters(), lr=0.1)
+    clone_opt.zero_grad()
+    tc.nn.functional.cross_entropy(clone(x), y).backward()
+    clone_opt.step()
+    for p, old in zip(model.parameters(), before):
+        np.testing.assert_array_equal(p.numpy(), old)
+    with pytest.raises(RuntimeError, match="only tensors created explicitly by the user"):
+        copy.deepcopy(model(x))

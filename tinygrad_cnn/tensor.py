@@ -3,6 +3,7 @@
 Operators and methods only call ops from `tinygrad_cnn.ops`; all differentiation lives there
 and in the engine (`autograd.py`).
 """
+import copy
 import numbers
 
 import numpy as np
@@ -108,6 +109,20 @@ class Tensor:
         t._grad_slot = t._flat = t._hooks = None
         t.requires_grad = False
         return t
+
+    def __deepcopy__(self, memo):
+        """copy.deepcopy of a graph leaf (as PyTorch allows): its own copy of the values, its
+        requires_grad and a copy of its grad; neither its hooks nor an optimizer's flat buffer
+        (the copy is a tensor no optimizer holds yet). Module deep copies go through here."""
+        if self._node is not None:
+            raise RuntimeError("deepcopy: only tensors created explicitly by the user (graph leaves) support "
+                               "the deepcopy protocol; call .detach() first")
+        new = type(self)._wrap(self.array.copy(), self._device)
+        memo[id(self)] = new
+        new.requires_grad = self.requires_grad
+        new._retains_grad = self._retains_grad
+        new.grad = None if self.grad is None else copy.deepcopy(self.grad, memo)
+        return new
 
     # -------------------------------------------------------------- properties
     @property
