@@ -146,3 +146,32 @@ def test_eval_without_running_stats_raises(device):
     x = tc.tensor(np.ones((2, 3)), device=device)
     with pytest.raises(ValueError):
         F.batch_norm(x, None, None, training=False)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("layout", ["nchw", "channels_last", "nc"])
+def test_eval_without_grad_equals_torch(device, affine, dtype, layout):
+    """Inference (eval mode, nothing requiring grad) takes a path of its own (one affine map,
+    nothing saved): same numbers as torch, the input and the statistics untouched."""
+    rng = np.random.default_rng(7)
+    shape = (3, 5) if layout == "nc" else (3, 5, 4, 6)
+    x = rng.standard_normal(shape).astype(dtype) * 3 + 1
+    if layout == "channels_last":
+        x = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)   # NHWC memory, NCHW view
+    stats = {k: rng.uniform(0.3, 2, 5).astype(dtype) for k in ("rm", "rv", "w", "b")}
+    ours = {k: tc.tensor(v.copy(), device=device) for k, v in stats.items()}
+    x_ours = tc.tensor(x, device=device)
+    x_before = x_ours.numpy().copy()
+    with tc.no_grad():
+        out = F.batch_norm(x_ours, ours["rm"], ours["rv"], ours["w"] if affine else None,
+                           ours["b"] if affine else None, False, 0.1, 1e-5)
+    expected = TF.batch_norm(torch.tensor(x), torch.tensor(stats["rm"]), torch.tensor(stats["rv"]),
+                             torch.tensor(stats["w"]) if affine else None, torch.tensor(stats["b"]) if affine else None,
+                             False, 0.1, 1e-5)
+    assert out.dtype == dtype and out.shape == shape
+    assert_close(out, expected, dtype, "eval batch_norm without grad")
+    np.testing.assert_array_equal(x_ours.numpy(), x_before)
+    for k in ("rm", "rv"):
+        np.testing.assert_array_equal(ours[k].numpy(), stats[k])

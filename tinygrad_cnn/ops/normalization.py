@@ -108,6 +108,13 @@ class BatchNorm(Function):
                 running_var += (momentum * rows.count / (rows.count - 1)) * var
         else:
             invstd = dtype(1) / xp.sqrt(running_var + dtype(eps))
+            if not any(ctx.needs_input_grad):
+                # inference: one affine map x * scale + (bias - mean * scale), two passes, nothing saved
+                scale = invstd if weight is None else invstd * weight
+                shift = -running_mean * scale if bias is None else bias - running_mean * scale
+                out = backend.into_workspace(xp.multiply, x_wide, rows.tile(scale), like=x_wide)
+                out += rows.tile(shift)
+                return rows.to_array(out)
             centered = backend.into_workspace(xp.subtract, x_wide, rows.tile(running_mean), like=x_wide)
         scale = invstd if weight is None else invstd * weight
         out = backend.into_workspace(xp.multiply, centered, rows.tile(scale), like=centered)
