@@ -86,6 +86,8 @@ def run_worker(args):
         os.environ[var] = str(args.threads)
     import numpy as np  # noqa: PLC0415
     shape, kwargs = MODELS[args.model]
+    if args.size:  # a square input of another size (benchmarks/bench_scaling.py)
+        shape = (shape[0], args.size, args.size)
     rng = np.random.default_rng(0)
     x_np = rng.standard_normal((args.batch,) + shape).astype(np.float32)
     y_np = rng.integers(0, 10, args.batch)
@@ -229,6 +231,7 @@ def main():
     parser.add_argument("--worker", choices=["ours", "torch"], help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--size", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         return run_worker(args)
