@@ -5,7 +5,10 @@
     python benchmarks/bench_train.py --write-results      # also append the table to RESULTS.md
 
 A training step is forward, cross-entropy, zero_grad, backward and an SGD step (momentum 0.9)
-on random data held in memory; inference is an eval-mode forward without gradients. For each
+on random data held in memory; inference is an eval-mode forward without gradients, timed
+after the training steps (a freshly initialized model's statistics flatter PyTorch's eval
+speed), then again with every batch norm folded into its conv by each library's
+nn.utils.fuse_conv_bn_eval ("fused"). For each
 row the two libraries run in separate worker processes, alternately (ours, torch, ours,
 torch: `--rounds` each), every worker after its own warm-up, with the same thread count. Rows
 report the median over all timed steps and the ratio ours / torch (below 1.0: we are faster).
@@ -70,6 +73,19 @@ def _openblas_core():
     return "unknown"
 
 
+def fuse_conv_bn(model, fuse, identity):
+    """`model` (eval mode; either library) with every BatchNorm2d that directly follows a Conv2d
+    among its parent's children folded into that conv by `fuse` (nn.utils.fuse_conv_bn_eval)
+    and replaced by `identity()`: the pairs of Sequentials and of conv1/bn1-style attributes."""
+    for module in list(model.modules()):
+        children = list(module.named_children())
+        for (conv_name, conv), (bn_name, bn) in zip(children, children[1:]):
+            if type(conv).__name__ == "Conv2d" and type(bn).__name__ == "BatchNorm2d":
+                setattr(module, conv_name, fuse(conv, bn))
+                setattr(module, bn_name, identity())
+    return model
+
+
 def _timed(fn, count):
     times = []
     for _ in range(count):
@@ -115,6 +131,8 @@ def run_worker(args):
 
         def set_mode(train):
             model.train(train)
+
+        fuse, identity = torch.nn.utils.fuse_conv_bn_eval, torch.nn.Identity
     else:
         sys.path.insert(0, ROOT)
         import tinygrad_cnn as tc  # noqa: PLC0415
@@ -138,6 +156,8 @@ def run_worker(args):
         def set_mode(train):
             model.train(train)
 
+        fuse, identity = tc.nn.utils.fuse_conv_bn_eval, tc.nn.Identity
+
     if args.worker == "torch":
         kernels = f"MKL/oneDNN, CPU capability {torch.backends.cpu.get_cpu_capability()}"
     else:
@@ -145,8 +165,10 @@ def run_worker(args):
     result = {"baseline_rss_mib": baseline / 1024, "kernels": kernels}
     ticks = os.sysconf("SC_CLK_TCK")
     cores = os.cpu_count()
-    for mode, fn in (("train", train_step), ("infer", infer)):
+    for mode, fn in (("train", train_step), ("infer", infer), ("fused", infer)):
         set_mode(mode == "train")
+        if mode == "fused":  # inference again, each batch norm folded into the conv before it
+            model = fuse_conv_bn(model, fuse, identity)
         _timed(fn, args.warmup)
         busy0, own0, wall0 = _cpu_busy_jiffies(), time.process_time(), time.perf_counter()
         times = _timed(fn, args.steps)
@@ -202,7 +224,7 @@ def format_row(args, model, batch, blas, runs):
     ours_kernels = runs["ours"][0]["kernels"]
     KERNELS_SEEN.update({f"ours ({blas} rows) {ours_kernels}", f"torch {runs['torch'][0]['kernels']}"})
     cells = [f'{blas}: {ours_kernels.split(" (")[0].replace("OpenBLAS ", "")}', model, str(batch)]
-    for mode in ("train", "infer"):
+    for mode in ("train", "infer", "fused"):
         ours, theirs, load = summarize(runs, mode)
         ratio = f"{ours / theirs:.2f}" if load <= args.max_load else f"LOADED ({load:.0%} other CPU)"
         cells += [f"{ours:.1f}", f"{theirs:.1f}", ratio]
@@ -237,8 +259,9 @@ def main():
         return run_worker(args)
 
     header = ("| rows: ours' kernels | model | batch | train ours ms | train torch ms | train ratio | ours img/s | "
-              "infer ours ms | infer torch ms | infer ratio | peak RSS ours / torch MiB (after imports) |")
-    lines = [header, "|" + "---|" * 11]
+              "infer ours ms | infer torch ms | infer ratio | infer conv+bn fused: ours ms | torch ms | ratio | "
+              "peak RSS ours / torch MiB (after imports) |")
+    lines = [header, "|" + "---|" * 14]
     print(header)
     for blas in args.blas.split(","):
         if blas not in ("default", "haswell"):

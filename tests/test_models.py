@@ -2,6 +2,7 @@
 (../shared/reference/torch_models.py, skipped when absent) and the project's own
 (benchmarks/torch_reference.py, which the benchmarks time ours against). Parameter counts,
 state_dict keys, logits, every parameter gradient, and running statistics after a training step."""
+import copy
 import os
 import sys
 
@@ -17,6 +18,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SHARED_REFERENCE = os.path.join(HERE, "..", "..", "shared", "reference")
 sys.path.insert(0, os.path.join(HERE, "..", "benchmarks"))
 import torch_reference  # noqa: E402
+from bench_train import fuse_conv_bn  # noqa: E402
 
 if os.path.exists(os.path.join(SHARED_REFERENCE, "torch_models.py")):
     sys.path.insert(0, SHARED_REFERENCE)
@@ -127,3 +129,25 @@ def test_torch_reference_get_by_name():
     assert torch_reference.get("ResNet20", num_classes=5).fc.out_features == 5
     with pytest.raises(ValueError, match="unknown model 'alexnet'"):
         torch_reference.get("alexnet")
+
+
+@pytest.mark.parametrize("name", ["SimpleCNN", "SmallResNet", "ResNet20", "MiniVGG"])
+def test_the_benchmarks_conv_bn_fusion_folds_every_batch_norm_and_keeps_the_outputs(name):
+    """benchmarks/bench_train.py times inference again after fuse_conv_bn; that must fold every
+    BatchNorm2d of the model (in both libraries) and leave the eval outputs as they were."""
+    ours, reference = build_pair(name, {}, np.float64, "benchmarks")
+    warm = np.random.default_rng(1).standard_normal((8, 3, 32, 32))
+    ours(tc.tensor(warm))
+    reference(torch.tensor(warm))
+    ours.eval()
+    reference.eval()
+    x = np.random.default_rng(2).standard_normal((3, 3, 32, 32))
+    with tc.no_grad():
+        expected = ours(tc.tensor(x)).numpy()
+        fused = fuse_conv_bn(copy.deepcopy(ours), tc.nn.utils.fuse_conv_bn_eval, tc.nn.Identity)
+        np.testing.assert_allclose(fused(tc.tensor(x)).numpy(), expected, rtol=1e-9, atol=1e-9)
+    torch_fused = fuse_conv_bn(copy.deepcopy(reference), torch.nn.utils.fuse_conv_bn_eval, torch.nn.Identity)
+    with torch.no_grad():
+        np.testing.assert_allclose(torch_fused(torch.tensor(x)).numpy(), expected, rtol=1e-7, atol=1e-8)
+    for model in (fused, torch_fused):
+        assert not [m for m in model.modules() if type(m).__name__ == "BatchNorm2d"]

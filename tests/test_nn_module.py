@@ -508,8 +508,8 @@ def test_double_and_float_cast_parameters_and_buffers_like_torch():
 
 # ---------------------------------------------------------------- containers
 def test_sequential_indexing_slicing_len_iteration_append():
-    """Sequential: int, negative and slice indexing, len, iteration, append and out-of-range
-    errors, compared with torch's Sequential of the same modules."""
+    """Sequential: int, negative and slice indexing, item assignment, len, iteration, append and
+    out-of-range errors, compared with torch's Sequential of the same modules."""
 
     def build(lib):
         return lib.nn.Sequential(lib.nn.Linear(2, 3), lib.nn.ReLU(), lib.nn.Linear(3, 4), lib.nn.Tanh())
@@ -530,6 +530,16 @@ def test_sequential_indexing_slicing_len_iteration_append():
             ours[index]
         with pytest.raises(IndexError):
             theirs[index]
+    ours[1], theirs[1] = nn.Identity(), torch.nn.Identity()
+    ours[-1], theirs[-1] = nn.ReLU(), torch.nn.ReLU()
+    assert [type(m).__name__ for m in ours] == [type(m).__name__ for m in theirs] == ["Linear", "Identity",
+                                                                                        "Linear", "ReLU"]
+    assert names(ours.named_children()) == names(theirs.named_children())
+    for index in (4, -5):
+        with pytest.raises(IndexError):
+            ours[index] = nn.ReLU()
+        with pytest.raises(IndexError):
+            theirs[index] = torch.nn.ReLU()
     ours.append(nn.Sigmoid())
     theirs.append(torch.nn.Sigmoid())
     assert len(ours) == 5

@@ -10,7 +10,8 @@ from .parameter import Parameter
 
 class Sequential(Module):
     """Modules applied in order. Built from modules or an OrderedDict of name -> module;
-    supports indexing, slicing (a new Sequential sharing the modules), len, iteration, append."""
+    supports indexing, slicing (a new Sequential sharing the modules), seq[i] = module, len,
+    iteration, append."""
 
     def __init__(self, *modules):
         super().__init__()
@@ -34,6 +35,14 @@ class Sequential(Module):
         if not -len(items) <= index < len(items):
             raise IndexError(f"Sequential: index {index} out of range for {len(items)} modules")
         return items[index][1]
+
+    def __setitem__(self, index, module):
+        """Replace the module at `index` (its name stays), as PyTorch's seq[i] = module."""
+        names = list(self._modules)
+        index = operator.index(index)
+        if not -len(names) <= index < len(names):
+            raise IndexError(f"Sequential: index {index} out of range for {len(names)} modules")
+        self.add_module(names[index], module)
 
     def append(self, module):
         self.add_module(str(len(self)), module)
