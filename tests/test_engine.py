@@ -141,6 +141,32 @@ def test_network_buffers_freed_after_backward():
     assert all(ref() is None for ref in refs)
 
 
+def test_the_graph_does_not_keep_intermediate_results_alive():
+    """Results that no op saved for backward are freed when the user's code drops them, before
+    backward (the graph links ops, not tensors, as PyTorch's grad_fns): here the conv output
+    (batch norm saves its centered input instead) and the batch norm output (relu saves its own
+    output). The gradients are still PyTorch's."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    x_np, w_np = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((4, 3, 3, 3))
+    x, w = leaf(x_np), leaf(w_np)
+    conv_out = F.conv2d(x, w, padding=1)
+    bn_out = F.batch_norm(conv_out, None, None, training=True)
+    out = F.relu(bn_out)
+    refs = [weakref.ref(conv_out), weakref.ref(conv_out.array), weakref.ref(bn_out), weakref.ref(bn_out.array)]
+    del conv_out, bn_out
+    gc.collect()
+    assert [ref() is None for ref in refs] == [True] * 4
+    (out * out).sum().backward()
+
+    tx, tw = (torch.tensor(a, requires_grad=True) for a in (x_np, w_np))
+    t_out = torch.relu(torch.nn.functional.batch_norm(torch.nn.functional.conv2d(tx, tw, padding=1), None, None,
+                                                      training=True))
+    (t_out * t_out).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
 def test_gradients_are_not_views_of_each_other():
     """add hands the same gradient array to both inputs; each .grad must own its memory."""
     a, b = leaf([1.0, 2.0]), leaf([3.0, 4.0])

@@ -85,17 +85,26 @@ class Context:
 
 
 class Node:
-    """One recorded application of a Function: the edge from an output to its inputs."""
+    """One recorded application of a Function: the edge from an output to its inputs.
 
-    __slots__ = ("function", "ctx", "inputs", "generation", "output_ref", "hooks", "__weakref__")
+    An input computed by another op is recorded as that op's Node, not as its Tensor, so the
+    graph does not keep intermediate results alive: an activation's memory is freed as soon as
+    the user's code and the ops that saved it for backward let go of it (as in PyTorch, whose
+    graph links grad_fns). Graph leaves (parameters, inputs, constants) are recorded as the
+    Tensors themselves, where their gradients accumulate.
+    """
+
+    __slots__ = ("function", "ctx", "inputs", "shape", "generation", "output_ref", "hooks", "__weakref__")
 
     def __init__(self, function, ctx, inputs, output):
         self.function = function
         self.ctx = ctx
         self.hooks = None  # functions of the output's gradient (Tensor.register_hook), kept with the graph
-        self.inputs = inputs  # the input Tensors (None for absent optional inputs)
-        self.generation = 1 + max((t._node.generation for t in inputs
-                                   if t is not None and t._node is not None), default=0)
+        # per input: the Node that computed it, the Tensor itself for a graph leaf, None when absent
+        self.inputs = tuple(t if t is None or t._node is None else t._node for t in inputs)
+        self.shape = output.shape  # the output's shape, which its gradient must have
+        self.generation = 1 + max((source.generation for source in self.inputs if isinstance(source, Node)),
+                                  default=0)
         self.output_ref = weakref.ref(output)
 
     @property
@@ -336,21 +345,26 @@ def _backpropagate(root, grad, retain_graph):
             raise RuntimeError(f"backward of op '{node.name}' returned {len(input_grads)} gradients "
                                f"for {len(node.inputs)} inputs")
         store.mark_repeated(input_grads)
-        for tensor, g in zip(node.inputs, input_grads):
-            if g is None or tensor is None or not tensor.requires_grad:
+        for source, g in zip(node.inputs, input_grads):
+            if g is None or source is None:
                 continue
-            g = sum_to_shape(as_array(g), tensor.shape)
-            parent = tensor._node
-            if parent is None and tensor._hooks:  # its hooks see the whole gradient, summed below
-                leaf_total = hooked_leaves.get(id(tensor))
-                hooked_leaves[id(tensor)] = (tensor, g if leaf_total is None else leaf_total[1] + g)
-            elif parent is None:
-                store.accumulate(tensor, g)
-            elif parent in grads:  # a tensor used twice (a residual connection): add the gradients
-                grads[parent] = backend.into_workspace(array_module(g).add, grads[parent], g, like=g)
+            if isinstance(source, Node):  # the input was computed by the op `source`
+                g = sum_to_shape(as_array(g), source.shape)
+                if source in grads:  # a result used twice (a residual connection): add the gradients
+                    grads[source] = backend.into_workspace(array_module(g).add, grads[source], g, like=g)
+                else:
+                    grads[source] = g
+                    heapq.heappush(heap, (-source.generation, next(order), source))
+                continue
+            leaf = source
+            if not leaf.requires_grad:
+                continue
+            g = sum_to_shape(as_array(g), leaf.shape)
+            if leaf._hooks:  # its hooks see the whole gradient, summed below
+                leaf_total = hooked_leaves.get(id(leaf))
+                hooked_leaves[id(leaf)] = (leaf, g if leaf_total is None else leaf_total[1] + g)
             else:
-                grads[parent] = g
-                heapq.heappush(heap, (-parent.generation, next(order), parent))
+                store.accumulate(leaf, g)
         del grad_out, input_grads
         if not retain_graph:
             node.release()

@@ -579,17 +579,14 @@ def draw_graph(tensor, path=None, params=None):
         vid = ids[id(item)]
         is_root = item is root
         if isinstance(item, Node):
-            output = item.output_ref()
-            shape = tuple(output.shape) if output is not None else "?"
-            label = f"{item.name}\n{shape}"
+            label = f"{item.name}\n{tuple(item.shape)}"
             if item.inputs is None:
                 label += "\n(graph freed by backward)"
             style = 'shape=box, style="rounded,filled", fillcolor="#fff2cc"'
             new = []
-            for t in item.inputs or ():
-                if t is None:  # an absent optional input (bias=None)
+            for source in item.inputs or ():  # each the Node that computed the input, or a leaf Tensor
+                if source is None:  # an absent optional input (bias=None)
                     continue
-                source = t._node if t._node is not None else t
                 if id(source) not in ids:
                     ids[id(source)] = f"n{len(ids)}"
                     keep.append(source)
