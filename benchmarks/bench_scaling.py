@@ -48,6 +48,7 @@ def plot(points, path):
     import matplotlib  # noqa: PLC0415
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
+    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter  # noqa: PLC0415
 
     fig, axes = plt.subplots(2, 2, figsize=(10, 7))
     for column, sweep in enumerate(("batch", "size")):
@@ -61,6 +62,9 @@ def plot(points, path):
         for row, ylabel in enumerate(("training step, ms per image", "peak RSS above imports, MiB")):
             axes[row][column].set_xscale("log", base=2)
             axes[row][column].set_yscale("log")
+            axes[row][column].yaxis.set_major_locator(LogLocator(base=10, subs=(1, 2, 5)))
+            axes[row][column].yaxis.set_major_formatter(ScalarFormatter())  # 2, 5, 10, not 2x10^0
+            axes[row][column].yaxis.set_minor_formatter(NullFormatter())
             axes[row][column].set_xticks(xs, [str(x) for x in xs])
             axes[row][column].set_xlabel(label)
             axes[row][column].set_ylabel(ylabel)
