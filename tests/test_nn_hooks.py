@@ -86,3 +86,43 @@ def test_tensor_hooks_like_torch():
     handle.remove()
     with pytest.raises(RuntimeError, match="doesn't require gradient"):
         tc.zeros(2).register_hook(lambda g: g)
+
+
+def test_a_gradient_a_hook_saw_is_not_changed_by_later_backward_passes():
+    """The gradient a hook received, or returned, is the user's: it must not become the
+    .grad array that the next backward adds into (torch alongside)."""
+    for lib in (tc, torch):
+        seen = []
+        w = lib.ones(3, requires_grad=True)
+        w.register_hook(lambda g, seen=seen: seen.append(g))
+        (w * 2).sum().backward()
+        (w * 2).sum().backward()
+        assert seen[0].tolist() == [2.0, 2.0, 2.0] and w.grad.tolist() == [4.0, 4.0, 4.0], lib.__name__
+        keep = lib.full((3,), 5.0)
+        v = lib.ones(3, requires_grad=True)
+        v.register_hook(lambda g, keep=keep: keep)
+        for _ in range(2):
+            (v * 2).sum().backward()
+        assert keep.tolist() == [5.0, 5.0, 5.0] and v.grad.tolist() == [10.0, 10.0, 10.0], lib.__name__
+        out = lib.ones(3, requires_grad=True)
+        hidden = out * 1
+        hidden.retain_grad()
+        hidden.register_hook(lambda g, seen=seen: seen.append(g))
+        (hidden * 3).sum().backward()
+        hidden.grad.zero_()
+        assert seen[-1].tolist() == [3.0, 3.0, 3.0], lib.__name__
+
+
+def test_full_backward_hooks_run_on_every_retain_graph_pass_with_that_pass_gradients():
+    calls = {}
+    for name, lib in (("ours", tc), ("torch", torch)):
+        layer = lib.nn.Linear(3, 2).double()
+        with lib.no_grad():
+            layer.weight.copy_(lib.tensor(np.arange(6.0).reshape(2, 3)))
+        seen = calls.setdefault(name, [])
+        layer.register_full_backward_hook(lambda m, gi, go, seen=seen: seen.append((gi[0].tolist(), go[0].tolist())))
+        y = layer(lib.ones(1, 3, dtype=lib.float64, requires_grad=True))
+        y.sum().backward(retain_graph=True)
+        (y * 3).sum().backward()
+    assert calls["ours"] == calls["torch"] and len(calls["ours"]) == 2
+    assert calls["ours"][1][0] == [[3 * g for g in calls["ours"][0][0][0]]]

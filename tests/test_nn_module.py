@@ -782,3 +782,12 @@ def test_deepcopy_of_a_model_in_an_optimizer_gives_independent_parameters():
         np.testing.assert_array_equal(p.numpy(), old)
     with pytest.raises(RuntimeError, match="only tensors created explicitly by the user"):
         copy.deepcopy(model(x))
+
+
+def test_module_names_must_be_non_empty_strings_without_dots_like_torch():
+    for lib in (tc, torch):
+        with pytest.raises(TypeError, match="string"):
+            lib.nn.ModuleDict({1: lib.nn.ReLU()})
+        for bad in ("", "a.b"):
+            with pytest.raises(KeyError):
+                lib.nn.Module().add_module(bad, lib.nn.ReLU())

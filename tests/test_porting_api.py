@@ -53,9 +53,18 @@ def test_cuda_and_accelerator_with_a_gpu(device):
     tc.cuda.empty_cache()
 
 
-def test_variable_is_the_tensor_as_in_pytorch():
-    t = tc.tensor([1.0, 2.0])
-    assert tc.autograd.Variable(t) is t and not t.requires_grad
+def test_variable_is_a_detached_alias_as_in_pytorch():
+    """Variable(t) is a new Tensor sharing t's data, outside t's graph, with its own
+    requires_grad, as torch.autograd.Variable (checked on torch alongside)."""
+    for lib in (tc, torch):
+        t = lib.ones(2)
+        v = lib.autograd.Variable(t, requires_grad=True)
+        assert v is not t and v.requires_grad and not t.requires_grad
+        with lib.no_grad():
+            v.mul_(3.0)
+        assert t.tolist() == [3.0, 3.0]  # the same memory
+        y = lib.ones(2, requires_grad=True) * 2
+        assert lib.autograd.Variable(y).grad_fn is None and not lib.autograd.Variable(y).requires_grad
     v = tc.autograd.Variable(np.array([1.0, 2.0]), requires_grad=True)
     assert isinstance(v, tc.Tensor) and v.requires_grad
 

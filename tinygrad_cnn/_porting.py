@@ -13,7 +13,8 @@ SUBSTITUTES = {
     "tinygrad_cnn": {
         "compile": "no compiler: ops run eagerly on NumPy/CuPy; call the model directly",
         "jit": "no TorchScript: call the model directly",
-        "Generator": "use tc.manual_seed(n), or the seed= argument of DataLoader and the transforms",
+        "Generator": "use tc.manual_seed(n), or the generator= argument of tinygrad_cnn.utils.data.DataLoader "
+                     "(an int seed or a NumPy Generator)",
         "set_default_dtype": "float32 is the default; pass dtype= or call .double() on a model",
         "set_num_threads": "set OMP_NUM_THREADS / OPENBLAS_NUM_THREADS before starting Python",
         "amp": "mixed precision is not provided; train in float32",

@@ -22,13 +22,16 @@ def current_accelerator():
 
 
 def device_count():
+    """The number of CUDA GPUs (0 without CuPy or a GPU)."""
     return _cuda.device_count()
 
 
 def current_device_index():
+    """The index of the current GPU, -1 without one."""
     return _cuda.current_device() if is_available() else -1
 
 
 def synchronize(device=None):
+    """Wait for all queued work on `device` (the current GPU by default); nothing on the CPU."""
     if is_available():
         _cuda.synchronize(device)

@@ -318,8 +318,16 @@ def _backpropagate(root, grad, retain_graph):
 
     store = _GradStore()
     store.handed_out.add(id(grad))  # the caller's array: never store it as-is
+
+    def through_hooks(hooks, g):
+        """g after the gradient hooks; the hooks' code saw (and may keep) the result, so it
+        is never stored as a .grad that later passes would add into."""
+        g = _call_hooks(hooks, g)
+        store.handed_out.add(id(g))
+        return g
+
     if root._node is None:  # a leaf: its gradient is the seed itself
-        store.accumulate(root, _call_hooks(root._hooks, grad) if root._hooks else grad)
+        store.accumulate(root, through_hooks(root._hooks, grad) if root._hooks else grad)
         return
 
     grads = {root._node: grad}
@@ -333,7 +341,7 @@ def _backpropagate(root, grad, retain_graph):
             raise RuntimeError(f"backward: trying to backward through op '{node.name}' a second time "
                                "(its saved buffers were freed); pass retain_graph=True to the first backward")
         if node.hooks:
-            grad_out = _call_hooks(node.hooks, grad_out)
+            grad_out = through_hooks(node.hooks, grad_out)
         output = node.output_ref()
         if output is not None and output._retains_grad:
             store.accumulate(output, grad_out)
@@ -369,7 +377,7 @@ def _backpropagate(root, grad, retain_graph):
         if not retain_graph:
             node.release()
     for tensor, total in hooked_leaves.values():
-        store.accumulate(tensor, _call_hooks(tensor._hooks, total))
+        store.accumulate(tensor, through_hooks(tensor._hooks, total))
 
 
 def _call_hooks(hooks, grad):
@@ -390,8 +398,9 @@ def _call_hooks(hooks, grad):
 
 
 def Variable(data, requires_grad=False, volatile=False):  # noqa: N802 (PyTorch's name)
-    """PyTorch's old `torch.autograd.Variable`: a Tensor (as it is in PyTorch since 0.4).
-    `volatile` is accepted and ignored, as PyTorch does; use `no_grad()` instead."""
+    """PyTorch's old `torch.autograd.Variable`: a Tensor (as it is in PyTorch since 0.4). Given a
+    Tensor, a new one sharing its data without its graph (as PyTorch). `volatile` is accepted
+    and ignored, as PyTorch does; use `no_grad()` instead."""
     from .tensor import Tensor  # noqa: PLC0415 (tensor.py imports this module)
-    tensor = data if isinstance(data, Tensor) else Tensor(data)
+    tensor = data.detach() if isinstance(data, Tensor) else Tensor(data)
     return tensor.requires_grad_(True) if requires_grad else tensor

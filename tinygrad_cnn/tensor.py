@@ -117,7 +117,8 @@ class Tensor:
         if self._node is not None:
             raise RuntimeError("deepcopy: only tensors created explicitly by the user (graph leaves) support "
                                "the deepcopy protocol; call .detach() first")
-        new = type(self)._wrap(self.array.copy(), self._device)
+        with backend.device_context(self._device):  # CuPy copies onto the current device
+            new = type(self)._wrap(self.array.copy(), self._device)
         memo[id(self)] = new
         new.requires_grad = self.requires_grad
         new._retains_grad = self._retains_grad
@@ -642,6 +643,8 @@ class Tensor:
         return ops.reduce.argmin(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
     def topk(self, k, dim=-1, largest=True, sorted=True):  # noqa: A002
+        """(values, indices) of the k largest (or smallest) entries along `dim`: both of this
+        tensor's shape with `dim` of size k; indices int64, not differentiable."""
         return ops.reduce.topk(self, k, dim, largest, sorted)
 
     # -------------------------------------------------------------- movement
@@ -689,7 +692,8 @@ class Tensor:
         return ops.movement.split(self, split_size, dim)
 
     def chunk(self, chunks, dim=0):
-        """`chunks` pieces of equal size along `dim` (the last may be smaller)."""
+        """Pieces of ceil(size / chunks) along `dim` (the last may be smaller), so possibly
+        fewer than `chunks` pieces, as in PyTorch: views of this tensor."""
         return ops.movement.chunk(self, chunks, dim)
 
     # -------------------------------------------------------------- others

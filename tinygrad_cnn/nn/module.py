@@ -94,6 +94,10 @@ class Module:
         self._buffers[name] = tensor
 
     def add_module(self, name, module):
+        if not isinstance(name, str):
+            raise TypeError(f"add_module: module name should be a string, got {type(name).__name__} {name!r}")
+        if "." in name or not name:
+            raise KeyError(f"add_module: module name can't be empty or contain '.', got {name!r}")
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"add_module: '{name}' must be a Module, got {type(module).__name__}")
         self.__dict__.pop(name, None)
@@ -353,7 +357,9 @@ class _BackwardHooks:
     output's gradient is grad_output. The module's hooks run once every input's gradient is in."""
 
     def __init__(self, module):
-        self.module, self.grad_output, self.grad_input, self.waiting = module, None, [], 0
+        self.module, self.grad_output, self.grad_input = module, None, []
+        self.watched = 0   # inputs that take a gradient
+        self.waiting = 0   # of those, the ones whose gradient this backward pass has not brought yet
 
     def watch_inputs(self, args):
         watched = []
@@ -362,7 +368,7 @@ class _BackwardHooks:
             if isinstance(arg, Tensor) and arg.requires_grad:
                 arg = Reshape.apply(arg, shape=arg.shape)  # an identity of its own for this module
                 arg.register_hook(lambda g, i=i: self._input_gradient(i, g))
-                self.waiting += 1
+                self.watched += 1
             watched.append(arg)
         return tuple(watched)
 
@@ -371,8 +377,11 @@ class _BackwardHooks:
             out.register_hook(self._output_gradient)
 
     def _output_gradient(self, g):
+        # the output's gradient comes first in every backward pass (a retain_graph pass repeats)
         self.grad_output = (g,)
-        if self.waiting == 0:  # no input takes a gradient: the hooks run now, with None for each
+        self.grad_input = [None] * len(self.grad_input)
+        self.waiting = self.watched
+        if self.watched == 0:  # no input takes a gradient: the hooks run now, with None for each
             self._run_hooks()
 
     def _input_gradient(self, i, g):

@@ -28,9 +28,10 @@ def fuse_conv_bn_weights(conv_w, conv_b, bn_rm, bn_rv, bn_eps, bn_w, bn_b, trans
     xp = backend.array_module(conv_w.array)
     dtype = conv_w.dtype
     out_channels = bn_rm.shape[0]
-    gamma = xp.ones(out_channels, dtype) if bn_w is None else bn_w.array
-    beta = xp.zeros(out_channels, dtype) if bn_b is None else bn_b.array
-    bias = xp.zeros(out_channels, dtype) if conv_b is None else conv_b.array
+    with backend.device_context(conv_w.device):  # new arrays on the weights' device
+        gamma = xp.ones(out_channels, dtype) if bn_w is None else bn_w.array
+        beta = xp.zeros(out_channels, dtype) if bn_b is None else bn_b.array
+        bias = xp.zeros(out_channels, dtype) if conv_b is None else conv_b.array
     scale = gamma / xp.sqrt(bn_rv.array + dtype.type(bn_eps))                   # (O,)
     # the output channels are axis 0 of a convolution's weight, axis 1 of a transposed one's
     shape = (1, -1) + (1,) * (conv_w.ndim - 2) if transpose else (-1,) + (1,) * (conv_w.ndim - 1)
