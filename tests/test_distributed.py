@@ -200,3 +200,46 @@ def test_one_process_ddp_and_sync_batchnorm_are_the_plain_model():
     with ddp.no_sync():
         F.cross_entropy(ddp(tc.tensor(x)), tc.tensor(y)).backward()
     assert all(p.grad is not None for p in model.parameters())
+
+
+@needs_mpi
+def test_ddp_averages_a_model_whose_parameter_dtypes_alternate(tmp_path):
+    """The flat buffers group parameters by dtype, so their order differs from parameters():
+    the averaging must still find every gradient (it used to compare Tensors with ==)."""
+    ranks = run_script(2, '''
+class Mixed(tc.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b, self.c = tc.nn.Linear(4, 3).double(), tc.nn.Linear(4, 3), tc.nn.Linear(3, 2).double()
+
+    def forward(self, x):
+        return self.c(self.a(x) + self.b(x.float()).double())
+
+
+tc.manual_seed(0)
+model = Mixed()
+ddp = dist.DistributedDataParallel(model)
+x = tc.tensor(np.full((2, 4), WORLD.rank + 1.0))
+ddp(x).sum().backward()
+report(**{name: p.grad.numpy() for name, p in model.named_parameters()})
+''', tmp_path)
+    assert set(ranks[0]) == {"a.weight", "a.bias", "b.weight", "b.bias", "c.weight", "c.bias"}
+    for name in ranks[0]:
+        np.testing.assert_array_equal(ranks[0][name], ranks[1][name], err_msg=name)
+
+
+def test_convert_sync_batchnorm_leaves_instance_norm_alone():
+    model = nn.Sequential(nn.Conv2d(2, 4, 3), nn.InstanceNorm2d(4), nn.BatchNorm2d(4), nn.BatchNorm1d(4))
+    converted = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    assert [type(m).__name__ for m in converted] == ["Conv2d", "InstanceNorm2d", "SyncBatchNorm", "SyncBatchNorm"]
+
+
+def test_ddp_takes_pytorchs_arguments():
+    model, (x, _) = build(batch_norm=True)
+    ddp = dist.DistributedDataParallel(model, device_ids=None, output_device=None, broadcast_buffers=False,
+                                       find_unused_parameters=True)
+    np.testing.assert_array_equal(ddp(tc.tensor(x)).numpy(), model(tc.tensor(x)).numpy())
+    with pytest.raises(ValueError, match="one device per process"):
+        dist.DistributedDataParallel(model, device_ids=[0, 1])
+    with pytest.raises(NotImplementedError, match="process groups"):
+        dist.DistributedDataParallel(model, process_group=object())

@@ -1,9 +1,10 @@
 """`fit` and `tinygrad-cnn train --distributed` on 2 MPI ranks (loopback, with timeouts):
 exact evaluation over uneven shards, rank 0 alone writes files, and a 2-rank run resumed from
-its checkpoint repeats the uninterrupted 2-rank run."""
+its checkpoint repeats the uninterrupted 2-rank run, and an error on one rank ends them all."""
 import json
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -91,3 +92,17 @@ def test_linear_lr_scaling_and_warmup_reach_the_run(tmp_path):
     # Goyal et al.: from the one-rank lr (0.02) up to 2 ranks x 0.02 = 0.04 over 2 epochs
     assert history["lr"] == pytest.approx([0.02, 0.03, 0.04])
     assert "2 ranks x 16 images per step" in proc.stdout and proc.stdout.count("Test accuracy") == 1
+
+
+@needs_mpi
+def test_an_error_on_rank_0_alone_ends_every_rank(tmp_path):
+    """--out names an existing file: only rank 0 creates the output folder, so only rank 0 meets
+    the error while rank 1 goes on to its next collective. The CLI must end the whole job
+    (before, rank 1 waited forever), with the one clear line and a non-zero status."""
+    (tmp_path / "taken").write_text("not a folder")
+    command = [MPIEXEC, "-n", "2", "--oversubscribe", sys.executable, *SHAPES_RUN, "--epochs", "1", "--out", "taken"]
+    start = time.monotonic()
+    proc = subprocess.run(command, cwd=tmp_path, env=mpi_env(), capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+    assert "taken" in proc.stderr and "error" in proc.stderr, proc.stderr[-2000:]
+    assert time.monotonic() - start < 30

@@ -366,3 +366,24 @@ def test_element_weight_of_another_shape_raises_value_error_like_torch(device, n
         getattr(TF, name)(torch.tensor(a), torch.tensor(a), weight=torch.tensor(w))
     with pytest.raises(ValueError, match=name):
         getattr(F, name)(tc.tensor(a, device=device), tc.tensor(a, device=device), weight=tc.tensor(w, device=device))
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"label_smoothing": 0.1}, {"weight": [1.0, 2.0, 3.0]}, {"reduction": "none"}])
+def test_an_ignored_row_with_masked_logits_adds_nothing_like_torch(kwargs):
+    """A row whose target is ignore_index counts for nothing even when its logits hold -inf
+    (masked classes): multiplying its -inf log-probability by 0 would make the loss nan."""
+    x = np.array([[-np.inf, 1.0, 2.0], [0.5, 1.0, -1.0], [2.0, -np.inf, 0.0]])
+    t = np.array([-100, 1, 0])
+    ours_kw = {k: tc.tensor(np.array(v)) if k == "weight" else v for k, v in kwargs.items()}
+    torch_kw = {k: torch.tensor(v, dtype=torch.float64) if k == "weight" else v for k, v in kwargs.items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "invalid value" warnings either
+        ours = F.cross_entropy(tc.tensor(x), tc.tensor(t), **ours_kw).numpy()
+        nll = F.nll_loss(tc.tensor(x), tc.tensor(t), reduction="none").numpy()
+    theirs = torch.nn.functional.cross_entropy(torch.tensor(x), torch.tensor(t), **torch_kw).numpy()
+    if "label_smoothing" in kwargs:  # the third row holds -inf too: inf in both libraries
+        np.testing.assert_array_equal(ours, theirs)
+    else:
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+    np.testing.assert_array_equal(nll, torch.nn.functional.nll_loss(torch.tensor(x), torch.tensor(t),
+                                                                     reduction="none").numpy())

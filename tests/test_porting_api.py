@@ -90,3 +90,26 @@ def test_a_missing_pytorch_name_says_what_to_use(module, name, fragment):
         getattr(module, name)
     message = str(info.value)
     assert name in message and fragment in message and "\n" not in message
+
+
+def test_bad_pooling_and_loss_arguments_raise_runtime_error_as_torch():
+    """PyTorch refuses these with RuntimeError, which ported `except RuntimeError` code catches."""
+    for lib in (tc, torch):
+        F_ = lib.nn.functional
+        x = lib.ones(1, 1, 4, 4)
+        for bad in (lambda: F_.max_pool2d(x, 2, stride=0), lambda: F_.max_pool2d(x, 2, padding=2),
+                    lambda: F_.avg_pool2d(x, 2, divisor_override=0), lambda: F_.adaptive_avg_pool2d(x, (1, 2, 3)),
+                    lambda: F_.adaptive_avg_pool2d(x, (-1, 2)),
+                    lambda: F_.cross_entropy(lib.ones(2, 3), lib.tensor([0, 1]), label_smoothing=1.5)):
+            with pytest.raises(RuntimeError):
+                bad()
+
+
+def test_numpy_integers_are_sizes_as_in_torch():
+    for lib in (tc, torch):
+        x = lib.ones(1, 2, 3, 3)
+        F_ = lib.nn.functional
+        assert tuple(F_.pad(x, tuple(np.array([1, 1, 1, 1]))).shape) == (1, 2, 5, 5)
+        assert tuple(F_.group_norm(x, np.int64(1)).shape) == (1, 2, 3, 3)
+        assert tuple(F_.layer_norm(x, (np.int64(3), np.int64(3))).shape) == (1, 2, 3, 3)
+        assert tuple(F_.adaptive_avg_pool2d(x, (np.int64(2), 2)).shape) == (1, 2, 2, 2)

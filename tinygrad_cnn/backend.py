@@ -212,6 +212,14 @@ def module_for_device(device):
     return np if device == "cpu" else cupy_module()
 
 
+def use_device(device):
+    """Make GPU `device` ("cuda:1") current for the rest of the thread, as torch.cuda.set_device:
+    where CuPy allocates new arrays and NCCL binds its communicator. A no-op for the CPU."""
+    device = parse_device(device)
+    if device != "cpu":
+        cupy_module().cuda.Device(_gpu_index(device)).use()
+
+
 def device_context(device):
     """A context manager making `device` current (a no-op for the CPU)."""
     if device == "cpu":

@@ -434,8 +434,9 @@ def cmd_train(args):
     say = print if main else (lambda *a, **k: None)
     spec = dataset_spec(cfg["dataset"])
     device = _device(cfg["device"])
-    if world.size > 1 and device != "cpu":  # one GPU per rank of a node
+    if world.size > 1 and device != "cpu":  # one GPU per rank of a node, made current (NCCL binds to it)
         device = f"cuda:{world.local_rank % backend.gpu_count()}"
+        backend.use_device(device)
 
     backend.manual_seed(cfg["seed"])
     train_set = load_split(spec, cfg, train=True)
@@ -687,18 +688,30 @@ def _run(args):
         return _COMMANDS[args.command](args)
     except CliError as exc:
         print(f"tinygrad-cnn {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return _end_every_rank(2)
     except TrainingDiverged as exc:
         print(f"tinygrad-cnn train: {exc}", file=sys.stderr)
-        return 1
+        return _end_every_rank(1)
     except OSError as exc:  # an output file that cannot be written: a full disk, no permission
         print(f"tinygrad-cnn {args.command}: error: {_os_error_text(exc)}", file=sys.stderr)
-        return 2
+        return _end_every_rank(2)
     except KeyboardInterrupt:
         out = getattr(args, "run_out", None)
         hint = f"; continue with: tinygrad-cnn train --resume {os.path.join(out, 'last.npz')}" if out else ""
         print(f"\ninterrupted{hint}", file=sys.stderr)
         return 130
+
+
+def _end_every_rank(status):
+    """`status`, after ending every rank of a distributed run: an error caught here may have
+    happened on one rank only (rank 0 alone writes files), and the others would wait in their
+    next collective forever. (Errors every rank meets together end the job the same way.)"""
+    if distributed.is_initialized():
+        world = distributed.communicator()
+        if world.size > 1:
+            sys.stderr.flush()
+            world.abort(status)
+    return status
 
 
 def _os_error_text(exc):

@@ -72,12 +72,15 @@ class MPICommunicator:
     def all_reduce_(self, array):
         """array = the sum of every rank's array, in place."""
         if backend.is_gpu_array(array):
-            nccl = self._nccl_communicator()
-            if nccl is not None:
-                cp = backend.cupy_module()
-                nccl.allReduce(array.data.ptr, array.data.ptr, array.size, _nccl_type(array.dtype), 0,
-                               cp.cuda.get_current_stream().ptr)  # 0: ncclSum
-                return array
+            if not array.flags.c_contiguous:  # NCCL reads `size` values from the pointer on
+                raise ValueError(f"all_reduce_: the GPU array of shape {array.shape} must be contiguous")
+            with backend.device_context(backend.device_of(array)):  # NCCL is bound to this GPU
+                nccl = self._nccl_communicator()
+                if nccl is not None:
+                    cp = backend.cupy_module()
+                    nccl.allReduce(array.data.ptr, array.data.ptr, array.size, _nccl_type(array.dtype), 0,
+                                   cp.cuda.get_current_stream().ptr)  # 0: ncclSum
+                    return array
             host = backend.to_host(array)[0].copy()
             self.comm.Allreduce(self.MPI.IN_PLACE, host, op=self.MPI.SUM)
             array[...] = backend.to_device(host, backend.device_of(array))
@@ -130,7 +133,10 @@ class MPICommunicator:
 
 def _nccl_type(dtype):
     codes = {"float16": 6, "float32": 7, "float64": 8, "int32": 2, "int64": 4}  # ncclDataType_t
-    return codes[np.dtype(dtype).name]
+    name = np.dtype(dtype).name
+    if name not in codes:
+        raise TypeError(f"all_reduce_: NCCL collectives take {', '.join(codes)} arrays, got {name}")
+    return codes[name]
 
 
 _world = None
@@ -140,8 +146,9 @@ def init(set_blas_threads=True):
     """Set up the communicator for this process and return it (once; later calls return it).
 
     Under an MPI launcher: MPI's world (mpi4py is imported here, and only here), an except
-    hook that aborts every rank when one raises (otherwise the others would wait forever in
-    their next collective), and, unless OMP_NUM_THREADS / OPENBLAS_NUM_THREADS are set, BLAS
+    hook that aborts every rank when an exception ends one (otherwise the others would wait
+    forever in their next collective; code that catches an error on one rank must end the job
+    itself, as the CLI does with `world.abort`), and, unless OMP_NUM_THREADS / OPENBLAS_NUM_THREADS are set, BLAS
     threads per rank = cores / local ranks (threadpoolctl). Without a launcher: one process.
     """
     global _world

@@ -4,8 +4,8 @@
 """
 from . import backend
 
-__all__ = ["is_available", "device_count", "current_device", "synchronize", "manual_seed", "manual_seed_all",
-           "empty_cache"]
+__all__ = ["is_available", "device_count", "current_device", "set_device", "synchronize", "manual_seed",
+           "manual_seed_all", "empty_cache"]
 
 
 def is_available():
@@ -23,6 +23,13 @@ def current_device():
     if not is_available():
         raise backend.DeviceError("tc.cuda.current_device(): no CUDA device (CuPy missing or no GPU)")
     return backend.cupy_module().cuda.Device().id
+
+
+def set_device(device):
+    """Make `device` (an index, "cuda:i" or a tc.device) the current GPU, as torch.cuda.set_device."""
+    if not is_available():
+        raise backend.DeviceError("tc.cuda.set_device(): no CUDA device (CuPy missing or no GPU)")
+    backend.use_device(f"cuda:{device}" if isinstance(device, int) else device)
 
 
 def synchronize(device=None):

@@ -111,7 +111,19 @@ class DistributedDataParallel(Module):
     PyTorch's "module." prefix. `world` is the communicator.
     """
 
-    def __init__(self, module, device_ids=None, broadcast_buffers=True, bucket_cap_mb=25):
+    def __init__(self, module, device_ids=None, output_device=None, dim=0, broadcast_buffers=True,
+                 process_group=None, bucket_cap_mb=25, find_unused_parameters=False, gradient_as_bucket_view=False,
+                 static_graph=False):
+        # PyTorch's signature. device_ids / output_device: the module's one device (one process
+        # per GPU), nothing to do; unused parameters always count as zero, gradients always
+        # live in the flat buffer (gradient_as_bucket_view), the graph may change (static_graph).
+        if device_ids is not None and len(device_ids) > 1:
+            raise ValueError(f"DistributedDataParallel: one device per process, got device_ids={device_ids}")
+        if dim != 0:
+            raise NotImplementedError(f"DistributedDataParallel: the batch is split along dim 0, got dim={dim}")
+        if process_group is not None:
+            raise NotImplementedError("DistributedDataParallel: process groups are not provided; "
+                                      "every collective spans MPI's world")
         super().__init__()
         self.module = module
         self.broadcast_buffers = bool(broadcast_buffers)
@@ -122,7 +134,8 @@ class DistributedDataParallel(Module):
         self._flat = flat_buffers(list(module.parameters()))
         for buffer in self._flat:
             self.world.broadcast_(buffer.data)
-        self._broadcast_module_buffers()
+        if self.broadcast_buffers:
+            self._broadcast_module_buffers()
 
     def forward(self, *inputs, **kwargs):
         if self.training and self.broadcast_buffers:
@@ -153,7 +166,7 @@ class DistributedDataParallel(Module):
         self._queued = False
         params = list(self.module.parameters())
         if not all(buffer.intact() for buffer in self._flat) or \
-                [p for b in self._flat for p in b.params] != params:
+                sorted(id(p) for b in self._flat for p in b.params) != sorted(id(p) for p in params):
             self._flat = flat_buffers(params)
         for buffer in self._flat:
             for p, slot in zip(buffer.params, buffer.grad_views):

@@ -324,8 +324,8 @@ class _Meter:
     """Per-batch losses and the number of correct predictions, kept on the device and read to
     the host together, in one transfer, when `read()` is called.
 
-    After each read: `losses` (the batches' losses, in order), `total_loss` (their sum weighted
-    by batch size), `correct` and `seen` (sample counts), all host numbers.
+    After each read: `total_loss` (the batches' losses summed, weighted by batch size),
+    `correct` and `seen` (sample counts), all host numbers (summed over ranks).
     """
 
     def __init__(self, world=None):
@@ -686,7 +686,7 @@ def fit(model, train_loader, optimizer, epochs, val_loader=None, scheduler=None,
                       device, verbose, log_every)
     if resume is not None:
         trainer.load_checkpoint_state(resume)
-        if verbose:
+        if trainer.verbose:  # verbose and the main rank
             print(f"Resumed after epoch {trainer.epoch}")
     return trainer.run()
 

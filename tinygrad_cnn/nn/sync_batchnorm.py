@@ -2,7 +2,7 @@
 of a data-parallel run (ops/sync_batch_norm.py); plain BatchNorm alone or in eval."""
 from ..communicator import communicator
 from ..ops.sync_batch_norm import sync_batch_norm
-from .layers import _BatchNorm
+from .layers import BatchNorm1d, BatchNorm2d, _BatchNorm
 from .module import shape_error
 
 
@@ -45,7 +45,7 @@ class SyncBatchNorm(_BatchNorm):
         """Replace every BatchNorm1d/2d inside `module` by a SyncBatchNorm sharing its
         parameters and buffers (the same Tensor objects); returns `module`, or the new layer
         when `module` itself is a batch norm (as PyTorch's)."""
-        if isinstance(module, _BatchNorm) and not isinstance(module, SyncBatchNorm):
+        if isinstance(module, (BatchNorm1d, BatchNorm2d)) and not isinstance(module, SyncBatchNorm):
             sync = cls(module.num_features, module.eps, module.momentum, module.affine, module.track_running_stats)
             for name in ("weight", "bias"):
                 setattr(sync, name, getattr(module, name))

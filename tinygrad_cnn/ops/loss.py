@@ -17,7 +17,7 @@ import numpy as np
 from .. import backend
 from ..autograd import Function, is_grad_enabled
 from ..backend import array_module
-from ..errors import DeviceError, ShapeError
+from ..errors import ArgumentError, DeviceError, ShapeError
 from ..tensor import Tensor
 from .common import as_tensor, binary_operands, check_broadcast, normalize_dim, require_float
 from .elementwise import stable_sigmoid
@@ -104,11 +104,14 @@ class CrossEntropy(Function):
         n, c = logits.shape
         logp = _log_softmax(logits, 1)
         safe_target, valid, row_weight = _target_weights(target, weight, ignore_index)
-        losses = -logp[xp.arange(n), safe_target] * row_weight * (1 - label_smoothing)
+        # an ignored row's log-probabilities are set aside, not multiplied by 0: with masked logits
+        # they may hold -inf, and 0 * inf is nan
+        picked = xp.where(valid, logp[xp.arange(n), safe_target], 0)
+        losses = -picked * row_weight * (1 - label_smoothing)
         kept = valid.astype(logits.dtype)
         if label_smoothing:
             class_sum = logp.sum(axis=1) if weight is None else (logp * weight).sum(axis=1)
-            losses -= class_sum * kept * (label_smoothing / c)
+            losses -= xp.where(valid, class_sum, 0) * (label_smoothing / c)
         count = row_weight.sum() if reduction == "mean" else n  # on the device: no synchronization
         ctx.meta = (reduction, label_smoothing, count)
         ctx.save_for_backward(logp, safe_target, kept, row_weight if weight is not None else None, weight)
@@ -144,8 +147,9 @@ class NLLLoss(Function):
     @staticmethod
     def forward(ctx, logp, target, weight, reduction, ignore_index):
         xp = array_module(logp)
-        safe_target, _, row_weight = _target_weights(target, weight, ignore_index)
-        losses = -logp[xp.arange(logp.shape[0]), safe_target] * row_weight
+        safe_target, valid, row_weight = _target_weights(target, weight, ignore_index)
+        picked = xp.where(valid, logp[xp.arange(logp.shape[0]), safe_target], 0)  # an ignored row's -inf * 0 is nan
+        losses = -picked * row_weight
         count = row_weight.sum() if reduction == "mean" else logp.shape[0]
         ctx.meta = (logp.shape, reduction, count)
         ctx.save_for_backward(safe_target, row_weight)
@@ -454,7 +458,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     reduction = legacy_reduction(size_average, reduce, reduction)
     _check_reduction(op, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
+        raise ArgumentError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
     scores, t, out_shape = _class_targets(op, input, target, ignore_index)
     w = _constant_weight(op, "weight", weight, input, (input.shape[1],))
     out = CrossEntropy.apply(scores, target=t, weight=w, reduction=reduction,

@@ -1,6 +1,8 @@
 """Movement ops: reshape, permute/transpose, getitem, pad, concatenate, stack, broadcast_to,
 squeeze/unsqueeze/flatten (reshapes), and split/chunk (getitems). Forward results may be views
 of the input."""
+import numbers
+
 from .. import backend
 from ..autograd import Function
 from ..backend import array_module
@@ -379,8 +381,9 @@ def pad(x, pad, mode="constant", value=None):
     if mode not in _PAD_MODES:
         raise NotImplementedError(f"{op}: unrecognised padding mode {mode!r} (expected one of {', '.join(_PAD_MODES)})")
     pad = tuple(pad)
-    if not all(isinstance(p, int) and not isinstance(p, bool) for p in pad):
+    if not all(isinstance(p, numbers.Integral) and not isinstance(p, bool) for p in pad):  # NumPy ints too
         raise TypeError(f"{op}: padding must be a tuple of ints, got {pad}")
+    pad = tuple(int(p) for p in pad)
     if len(pad) % 2:
         raise ShapeError(f"{op}: padding {pad} must hold a (before, after) pair per axis (an even length)")
     if len(pad) // 2 > x.ndim:

@@ -12,6 +12,8 @@ layer_norm reduces the trailing normalized_shape axes; group_norm splits the cha
 (G, C/G) (a view in any memory layout, channels-last conv outputs too) and reduces all axes but
 the batch and G; instance_norm reduces the spatial axes.
 """
+import numbers
+
 from ..autograd import Function, sum_to_shape
 from ..backend import array_module
 from ..errors import ShapeError
@@ -95,9 +97,10 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):  # no
     x = input
     require_float(op, x, weight, bias)
     same_dtype(op, x, weight, bias)
-    if isinstance(normalized_shape, int) or not all(isinstance(s, int) for s in normalized_shape):
+    if isinstance(normalized_shape, numbers.Integral) or \
+            not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in normalized_shape):
         raise TypeError(f"{op}: normalized_shape must be a tuple or list of ints, got {normalized_shape!r}")
-    shape = tuple(normalized_shape)
+    shape = tuple(int(s) for s in normalized_shape)
     if not shape:
         raise ShapeError(f"{op}: normalized_shape must hold at least one size, got {normalized_shape!r}")
     if x.shape[x.ndim - len(shape):] != shape or x.ndim < len(shape):
@@ -121,7 +124,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):  # noqa: A0
     same_dtype(op, x, weight, bias)
     if x.ndim < 2:
         raise ShapeError(f"{op}: expected input of shape (N, C, *), got {x.shape}")
-    if isinstance(num_groups, bool) or not isinstance(num_groups, int) or num_groups < 1:
+    if isinstance(num_groups, bool) or not isinstance(num_groups, numbers.Integral) or num_groups < 1:
         raise ValueError(f"{op}: num_groups must be a positive int, got {num_groups!r}")
     n, c, spatial = x.shape[0], x.shape[1], x.shape[2:]
     if c % num_groups:

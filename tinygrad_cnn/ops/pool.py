@@ -16,12 +16,13 @@ they are gathered per axis as the taps of resize.py, and backward maps the gradi
 windows' 0/1 matrices with GEMMs. Where the windows happen to be strided (oh divides H) the
 strided pools above do the work.
 """
+import numbers
 from typing import NamedTuple
 
 from .. import backend
 from ..autograd import Function
 from ..backend import array_module, for_batch_parts
-from ..errors import ShapeError
+from ..errors import ArgumentError, ShapeError
 from .common import require_float
 from .conv import _is_channels_last, _pair
 from .movement import pad, stack
@@ -253,10 +254,10 @@ def _pool_geometry(op, x, kernel_size, stride, padding, dilation=1, ceil_mode=Fa
     stride = kernel if default_stride else _pair(stride, "stride", op)
     padding, dilation = _pair(padding, "padding", op), _pair(dilation, "dilation", op)
     if min(kernel) < 1 or min(stride) < 1 or min(dilation) < 1 or min(padding) < 0:
-        raise ValueError(f"{op}: kernel_size {kernel}, stride {stride} and dilation {dilation} must be positive, "
+        raise ArgumentError(f"{op}: kernel_size {kernel}, stride {stride} and dilation {dilation} must be positive, "
                          f"padding {padding} non-negative")
     if padding[0] * 2 > kernel[0] or padding[1] * 2 > kernel[1]:
-        raise ValueError(f"{op}: padding {padding} should be at most half of kernel_size {kernel}")
+        raise ArgumentError(f"{op}: padding {padding} should be at most half of kernel_size {kernel}")
     h, w = x.shape[2:]
     out_hw = tuple(_output_length(size, k, s, p, d, bool(ceil_mode))
                    for size, k, s, p, d in zip((h, w), kernel, stride, padding, dilation))
@@ -301,7 +302,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     unless count_include_pad=False; divisor_override replaces every divisor."""
     op = "avg_pool2d"
     if divisor_override is not None and (isinstance(divisor_override, bool) or divisor_override == 0):
-        raise ValueError(f"{op}: divisor_override must be a non-zero number, got {divisor_override!r}")
+        raise ArgumentError(f"{op}: divisor_override must be a non-zero number, got {divisor_override!r}")
     geometry = _pool_geometry(op, input, kernel_size, stride, padding, 1, ceil_mode)
     divisor = _avg_divisor(geometry, _pair(padding, "padding", op), count_include_pad, divisor_override)
     return AvgPool2d.apply(input, geometry=geometry, divisor=divisor)
@@ -314,12 +315,13 @@ def _adaptive_args(op, x, output_size):
         raise ShapeError(f"{op}: expected input of shape (N, C, H, W), got {x.shape}")
     sizes = (output_size, output_size) if output_size is None or isinstance(output_size, int) else tuple(output_size)
     if len(sizes) != 2:
-        raise ValueError(f"{op}: output_size must be an int, None or a pair, got {output_size!r}")
+        raise ArgumentError(f"{op}: output_size must be an int, None or a pair, got {output_size!r}")
     sizes = tuple(x.shape[2 + i] if s is None else s for i, s in enumerate(sizes))
-    if not all(isinstance(s, int) and not isinstance(s, bool) for s in sizes):
+    if not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in sizes):  # NumPy ints too
         raise TypeError(f"{op}: output_size must hold ints or None, got {output_size!r}")
+    sizes = tuple(int(s) for s in sizes)
     if min(sizes) < 0:
-        raise ValueError(f"{op}: elements of output_size must be non-negative, got {output_size!r}")
+        raise ArgumentError(f"{op}: elements of output_size must be non-negative, got {output_size!r}")
     if min(x.shape[1:]) < 1:
         raise ShapeError(f"{op}: expected input with non-zero sizes except the batch, got {x.shape}")
     return sizes
