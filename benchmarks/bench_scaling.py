@@ -44,7 +44,7 @@ def measure(args, batch, size):
     return summary
 
 
-def plot(points, path):
+def plot(points, path, model="SmallResNet", threads=2):
     import matplotlib  # noqa: PLC0415
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
@@ -70,7 +70,7 @@ def plot(points, path):
             axes[row][column].set_ylabel(ylabel)
             axes[row][column].grid(True, which="both", alpha=0.3)
             axes[row][column].legend()
-    fig.suptitle("SmallResNet training step: how cost grows (2 threads each)")
+    fig.suptitle(f"{model} training step: how cost grows ({threads} threads each)")
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=90)
@@ -79,7 +79,8 @@ def plot(points, path):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="small_resnet")
+    parser.add_argument("--model", default="small_resnet", choices=["small_resnet", "resnet20"],
+                        help="a model that ends in global pooling, so any input size fits")
     parser.add_argument("--batches", default="16,64,256", help="the batch sweep, at 32 px")
     parser.add_argument("--sizes", default="32,64,128", help="the input-size sweep, at batch 64")
     parser.add_argument("--rounds", type=int, default=2)
@@ -108,7 +109,7 @@ def main():
               f"{max(ours['load'], torch['load']):.0%} |", flush=True)
     print(f"Kernels: ours {points[0]['ours']['kernels']}; torch {points[0]['torch']['kernels']}; "
           f"{time.strftime('%Y-%m-%d %H:%M')}")
-    plot(points, args.plot)
+    plot(points, args.plot, {"small_resnet": "SmallResNet", "resnet20": "ResNet20"}[args.model], args.threads)
     print(f"plot: {args.plot}")
 
 

@@ -1,15 +1,16 @@
 """A CIFAR-10 ResNet-18 written the way PyTorch code is written: its own nn.Module classes,
 nn.CrossEntropyLoss, a utils.data DataLoader over a dataset with per-sample transforms, and a
-hand-written training loop. Porting it from PyTorch took only the four import lines below:
+hand-written training loop. Porting it from PyTorch took only the five import lines below:
 
     import torch                              ->  import tinygrad_cnn as torch
     import torch.nn as nn                     ->  import tinygrad_cnn.nn as nn
     import torch.nn.functional as F           ->  import tinygrad_cnn.nn.functional as F
     from torchvision import datasets, transforms  ->  from tinygrad_cnn import data as datasets
                                                   from tinygrad_cnn.utils import transforms
+    from torch.utils.data import DataLoader, Subset  ->  from tinygrad_cnn.utils.data import DataLoader, Subset
 
     python examples/pytorch_style_resnet18.py --epochs 1 --subset 1024      # a quick look
-    python examples/pytorch_style_resnet18.py --data-dir ../shared/data/cifar10-subset --epochs 10
+    python examples/pytorch_style_resnet18.py --data-dir ../shared/data/cifar10-subset --epochs 10 --subset 0
 
 Without CIFAR-10 files (in --data-dir, or downloadable with --download) it trains on the
 built-in Shapes images, offline. ResNet-18 is 11 million parameters: a CPU epoch of 50,000

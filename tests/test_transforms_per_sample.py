@@ -227,3 +227,24 @@ def test_tensor_transforms_stay_on_the_device(device):
     np.testing.assert_array_equal(host(T.Pad(1, padding_mode="reflect")(t)),
                                   np.pad(x, ((0, 0), (1, 1), (1, 1)), mode="reflect"))
     np.testing.assert_array_equal(host(T.CenterCrop(4)(t)), x[:, 2:6, 2:6])
+
+
+def test_per_sample_augmentation_through_the_batch_loader_repeats_under_manual_seed():
+    """tinygrad_cnn.data.DataLoader (prefetch on by default) with a dataset whose per-sample
+    RandomCrop draws from the library's generator, while the training loop draws from it too:
+    the batches must not depend on how the two threads' draws interleave."""
+    import time  # noqa: PLC0415
+
+    from tinygrad_cnn.data import DataLoader, Shapes  # noqa: PLC0415
+
+    def run(delay):
+        tc.manual_seed(0)
+        data = Shapes(32, transform=T.Compose([T.RandomCrop(32, padding=4), T.ToTensor()]))
+        out = []
+        for x, _ in DataLoader(data, batch_size=8):
+            out.append(x.numpy().copy())
+            tc.randn(3)  # the training step's own draw (dropout, say)
+            time.sleep(delay)
+        return np.stack(out)
+
+    np.testing.assert_array_equal(run(0.0), run(0.05))

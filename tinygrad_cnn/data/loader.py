@@ -116,7 +116,7 @@ def _source(dataset):
 
 
 class DataLoader:
-    """Iterate over `dataset` in batches of (x, y) Tensors; x float32 N×C×H×W on `device`.
+    """Iterate over `dataset` in batches of (x, y) Tensors on `device`; x float32 N×C×H×W.
 
     dataset: a dataset of this package (fast path: batches gathered straight from its uint8
     `data`, unless it was built with a per-sample `transform=` / `target_transform=`, which then
@@ -128,7 +128,10 @@ class DataLoader:
     sampler: an iterable of dataset indices with a length that gives each epoch's order instead
         of `shuffle` (e.g. a `distributed.DistributedSampler`: this rank's share; `fit` calls its
         `set_epoch`).
-    prefetch: prepare up to `prefetch_batches` batches ahead in a background thread.
+    prefetch: prepare up to `prefetch_batches` batches ahead in a background thread (for
+        batches gathered from arrays; items that a dataset computes one by one are made in the
+        calling thread, so that random per-sample transforms repeat under `tc.manual_seed`).
+    x is float32 N×C×H×W when the items are (their per-sample transforms end with ToTensor).
     """
 
     def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None, transform=None,
@@ -216,7 +219,10 @@ class DataLoader:
 
     def __iter__(self):
         batches, generator = self._epoch_plan()
-        if not self.prefetch:
+        # Items a dataset computes itself (per-sample transforms) may draw from the library's
+        # generator, as the training step does (dropout): made in another thread, the order of
+        # those draws would depend on timing, and tc.manual_seed would not repeat a run.
+        if not self.prefetch or isinstance(self._source, _ItemSource):
             return (self._make_batch(b, generator) for b in batches)
         return self._prefetched(batches, generator)
 

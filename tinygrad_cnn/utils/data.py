@@ -792,5 +792,6 @@ class DataLoader:
         return self._iterator
 
     def __repr__(self):
-        return (f"DataLoader({len(self.dataset)} samples, batch_size={self.batch_size}, "
+        size = f"{len(self.dataset)} samples" if hasattr(self.dataset, "__len__") else type(self.dataset).__name__
+        return (f"DataLoader({size}, batch_size={self.batch_size}, "
                 f"sampler={type(self.sampler).__name__}, num_workers={self.num_workers})")
