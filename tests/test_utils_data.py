@@ -395,6 +395,18 @@ def test_a_workers_exception_names_worker_batch_and_message():
         for _, y in loader:
             seen.append(y.numpy().tolist())
     assert seen == [[0, 1], [2, 3], [4, 5]]  # the batches before the failing one arrive first
+    for workers in (0, 2):  # a caller that catches the error gets the rest of the epoch, as with torch's
+        caught, ours = [], DataLoader(Indexed(10, fail_at=4), batch_size=2, num_workers=workers,
+                                      timeout=LOADER_TIMEOUT if workers else 0)
+        it = iter(ours)
+        while True:
+            try:
+                caught.append(next(it)[1].numpy().tolist())
+            except ValueError:
+                caught.append("error")
+            except StopIteration:
+                break
+        assert caught == [[0, 1], [2, 3], "error", [6, 7], [8, 9]], workers
     with pytest.raises(KeyError, match="init of worker"):
         list(DataLoader(Indexed(4), batch_size=2, num_workers=2, worker_init_fn=failing_init, timeout=LOADER_TIMEOUT))
 

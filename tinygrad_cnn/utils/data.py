@@ -612,9 +612,8 @@ class _MultiProcessIter:
             data = self._ready.pop(next(iter(self._ready)))  # the batch that arrived first
         self._yielded += 1
         self._ask_for_next()
-        if isinstance(data, _ExceptionWrapper):
-            self._shutdown()
-            data.reraise()
+        if isinstance(data, _ExceptionWrapper):  # the workers go on: a caller that catches it
+            data.reraise()                       # gets the epoch's next batches, as PyTorch's
         return data
 
     def _store(self, result):
