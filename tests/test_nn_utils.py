@@ -90,6 +90,8 @@ def test_fuse_conv_bn_eval_matches_bn_of_conv_and_torch(device, kind):
     torch_fused = torch.nn.utils.fuse_conv_bn_eval(torch_conv, torch_bn, transpose=transpose)
     np.testing.assert_allclose(to_numpy(fused.weight), torch_fused.weight.detach().numpy(), rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(to_numpy(fused.bias), torch_fused.bias.detach().numpy(), rtol=1e-6, atol=1e-6)
+    assert (fused.weight.requires_grad, fused.bias.requires_grad) == \
+        (torch_fused.weight.requires_grad, torch_fused.bias.requires_grad)  # no bias before: a constant bias
 
     x = np.random.default_rng(2).standard_normal((2, 4, 7, 7)).astype(np.float32)
     with tc.no_grad():

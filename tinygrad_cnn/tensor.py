@@ -520,6 +520,7 @@ class Tensor:
     def __ge__(self, other):
         return self._compare(other, ops.elementwise.ge)
 
+    # PyTorch's method spellings of the comparisons: bool tensors of the broadcast shape
     def eq(self, other):
         return ops.elementwise.eq(self, other)
 

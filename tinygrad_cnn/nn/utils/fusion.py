@@ -37,7 +37,9 @@ def fuse_conv_bn_weights(conv_w, conv_b, bn_rm, bn_rv, bn_eps, bn_w, bn_b, trans
     shape = (1, -1) + (1,) * (conv_w.ndim - 2) if transpose else (-1,) + (1,) * (conv_w.ndim - 1)
     fused_w = (conv_w.array * scale.reshape(shape)).astype(dtype, copy=False)
     fused_b = ((bias - bn_rm.array) * scale + beta).astype(dtype, copy=False)
-    return Parameter(fused_w, requires_grad=conv_w.requires_grad), Parameter(fused_b, requires_grad=conv_w.requires_grad)
+    # as PyTorch's: each takes its layer parameter's requires_grad (an absent bias: a new constant)
+    bias_grad = conv_b is not None and conv_b.requires_grad
+    return Parameter(fused_w, requires_grad=conv_w.requires_grad), Parameter(fused_b, requires_grad=bias_grad)
 
 
 def fuse_conv_bn_eval(conv, bn, transpose=False):
