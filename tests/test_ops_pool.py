@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
-from helpers import DEVICES, DTYPES, assert_fails_cleanly, compare_with_torch
+from helpers import DEVICES, DTYPES, assert_fails_cleanly, compare_with_torch, to_numpy
 from op_table.nn_ops import pool_cases
 
 
@@ -228,3 +228,24 @@ def test_adaptive_pools_keep_the_strided_fast_paths():
     assert F.adaptive_max_pool2d(x, (2, None))._node.name == "max_pool2d"
     assert F.adaptive_avg_pool2d(x, (4, 3))._node.name == "adaptive_avg_pool2d"
     assert F.adaptive_max_pool2d(x, 5)._node.name == "adaptive_max_pool2d"
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("kernel, stride, padding", [(2, 2, 0), (3, 1, 1), (3, 2, 1)])
+def test_max_pool_gradient_goes_where_torchs_does_with_nans_and_ties(device, kernel, stride, padding):
+    """NaN windows: the output is NaN and the gradient goes to the window's last NaN; ties: to
+    the first maximal position (both PyTorch's rules)."""
+    rng = np.random.default_rng(kernel * 10 + stride)
+    x = rng.integers(0, 3, (2, 3, 6, 6)).astype(np.float64)  # many ties
+    x[rng.random(x.shape) < 0.15] = np.nan
+    x[0, 0, :2, :2] = [[1.0, np.nan], [np.nan, 0.0]]
+    g = rng.standard_normal((2, 3) + (((6 + 2 * padding - kernel) // stride + 1),) * 2)
+    ours = tc.tensor(x, requires_grad=True, device=device)
+    out = F.max_pool2d(ours, kernel, stride, padding)
+    out.backward(tc.tensor(g, device=device))
+    theirs = torch.tensor(x, requires_grad=True)
+    t_out = torch.nn.functional.max_pool2d(theirs, kernel, stride, padding)
+    t_out.backward(torch.tensor(g))
+    np.testing.assert_array_equal(to_numpy(out), t_out.detach().numpy())
+    # overlapping windows add their gradients in another order: equal up to rounding
+    np.testing.assert_allclose(to_numpy(ours.grad), theirs.grad.numpy(), rtol=1e-12, atol=1e-12)

@@ -82,12 +82,12 @@ def _padded_shape(geo):
 
 class MaxPool2d(Function):
     """Max over each window; padding counts as -inf. The gradient of each output goes to the
-    first maximal position of its window in row-major order (as PyTorch).
+    first maximal position of its window in row-major order, or to its last NaN (as PyTorch).
 
     Forward takes the elementwise maximum of the kh*kw kernel-position slabs (strided views of
-    the input with the output's shape), keeping the input's memory layout. Backward walks the
-    same slabs (`_route_gradient`). The input is kept for backward; in conv-bn-relu-pool
-    networks relu keeps that same array, so this costs no memory.
+    the input with the output's shape), keeping the input's memory layout; when a gradient is
+    needed it also records, per window, the kernel position of that maximum (one byte per
+    output). Backward sends each window's gradient to that position (`_route_gradient`).
     """
 
     name = "max_pool2d"
@@ -98,50 +98,53 @@ class MaxPool2d(Function):
         kh, kw = geometry.kernel
         padded = _padded(x, geometry, -xp.inf)
         slabs = [_slab(padded, i, j, geometry) for i in range(kh) for j in range(kw)]  # each (N, C, Ho, Wo)
-        best = xp.maximum(slabs[0], slabs[1]) if len(slabs) > 1 else slabs[0].copy()
-        for slab in slabs[2:]:
-            xp.maximum(best, slab, out=best)
         ctx.geometry = geometry
-        ctx.save_for_backward(padded, best)
+        if not ctx.needs_input_grad[0]:
+            best = xp.maximum(slabs[0], slabs[1]) if len(slabs) > 1 else slabs[0].copy()
+            for slab in slabs[2:]:
+                xp.maximum(best, slab, out=best)
+            return best
+        # the kernel position of each window's maximum: a later position takes over only when
+        # strictly larger (ties stay with the first) or NaN (the last NaN wins, as in PyTorch)
+        best = xp.maximum(slabs[0], slabs[0])  # a copy in the slabs' memory layout
+        position = xp.zeros_like(best, dtype=xp.uint8 if len(slabs) <= 256 else xp.int32)  # best's layout too
+        for k, slab in enumerate(slabs[1:], 1):
+            takes_over = xp.greater(slab, best)
+            xp.logical_or(takes_over, xp.isnan(slab), out=takes_over)
+            # position < k everywhere so far: taking the maximum with k where taking over sets it
+            xp.maximum(position, xp.multiply(takes_over.view(xp.uint8), position.dtype.type(k)), out=position)
+            xp.maximum(best, slab, out=best)
+        ctx.save_for_backward(position)
         return best
 
     @staticmethod
     def backward(ctx, g):
-        padded, best = ctx.saved_tensors
+        (position,) = ctx.saved_tensors
         geo = ctx.geometry
         (n, _, h, w), (kh, kw) = geo.in_shape, geo.kernel
         xp = array_module(g)
         # When the windows tile the input exactly, each input element receives from one window:
         # the gradient slabs can be written instead of added into zeros.
-        tiles = ((kh, kw) == geo.stride and padded.shape[2:] == (h, w) and geo.dilation == (1, 1)
+        tiles = ((kh, kw) == geo.stride and _padded_shape(geo)[2:] == (h, w) and geo.dilation == (1, 1)
                  and h % kh == 0 and w % kw == 0)
-        grad = _new_array(xp, padded.shape, g.dtype, geo.channels_last, fill=None if tiles else 0)
-        if _is_channels_last(g) != _is_channels_last(best):
-            # every op below mixes g with best-shaped arrays: give them one memory order
-            # (mixed orders make NumPy step through short runs, several times slower)
-            g = _new_array(xp, g.shape, g.dtype, _is_channels_last(best), fill=g)
+        grad = _new_array(xp, _padded_shape(geo), g.dtype, geo.channels_last, fill=None if tiles else 0)
+        if _is_channels_last(g) != _is_channels_last(position):
+            # g meets position-shaped masks below: give them one memory order (mixed orders
+            # make NumPy step through short runs, several times slower)
+            g = _new_array(xp, g.shape, g.dtype, _is_channels_last(position), fill=g)
         # the batch is split over CPU threads: each part's masks stay in the cache
-        for_batch_parts(n, lambda part: _route_gradient(padded[part], best[part], g[part], grad[part], geo, tiles),
-                        xp)
+        for_batch_parts(n, lambda part: _route_gradient(position[part], g[part], grad[part], geo, tiles), xp)
         return _unpadded(grad, geo)
 
 
-def _route_gradient(padded, best, g, grad, geo, tiles):
-    """Send each window's gradient g (N, C, Ho, Wo) to the first position of the window where
-    the input equals the window's maximum `best`, writing into grad (shaped like `padded`).
-
-    Kernel positions are visited in row-major order; `taken` marks the windows whose maximum
-    was found at an earlier position, so that ties go to the first one."""
+def _route_gradient(position, g, grad, geo, tiles):
+    """Send each window's gradient g (N, C, Ho, Wo) to the kernel position `position` recorded
+    by forward, writing into grad (shaped like the padded input)."""
     xp = array_module(g)
     kh, kw = geo.kernel
-    taken = xp.zeros_like(best, dtype=bool)
     for k in range(kh * kw):
         i, j = divmod(k, kw)
-        hit = xp.equal(_slab(padded, i, j, geo), best)  # windows whose maximum sits here
-        if k:
-            xp.greater(hit, taken, out=hit)   # ... and was not found at an earlier position
-        if k < kh * kw - 1:
-            xp.logical_or(taken, hit, out=taken)
+        hit = xp.equal(position, k)  # the windows whose maximum sits at kernel position k
         target = _slab(grad, i, j, geo)
         if tiles:
             xp.multiply(g, hit, out=target)
