@@ -131,7 +131,7 @@ def _pad(image, left, top, right, bottom, fill, mode):
         axis = image.channel_axis
         if axis is None or values.size not in (1, a.shape[axis]):
             raise ValueError(f"Pad: fill has {values.size} values for an image of shape {tuple(a.shape)}")
-        out[...] = values.reshape((-1,) + (1,) * (a.ndim - 1 - axis))
+        out[...] = values.reshape((-1,) + (1,) * (a.ndim - 1 - axis))  # (C,) -> (C, 1, ...): along the channel axis
     index = [slice(None)] * a.ndim
     index[image.h_axis] = slice(top, top + image.height)
     index[image.w_axis] = slice(left, left + image.width)
@@ -222,7 +222,7 @@ class ToTensor:
                             f"got {type(pic).__name__}")
         if pic.ndim not in (2, 3):
             raise ValueError(f"ToTensor: pic should be 2/3 dimensional, got {pic.ndim} dimensions (shape {pic.shape})")
-        chw = (pic[None] if pic.ndim == 2 else pic.transpose(2, 0, 1))
+        chw = (pic[None] if pic.ndim == 2 else pic.transpose(2, 0, 1))  # (H, W) -> (1, H, W); (H, W, C) -> (C, H, W)
         if pic.dtype == np.uint8:
             out = np.empty(chw.shape, dtype=np.float32)
             np.divide(chw, np.float32(255), out=out)  # float32 x / 255, torchvision's img.float().div(255)
