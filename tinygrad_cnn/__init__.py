@@ -4,7 +4,7 @@
     x = tc.randn(8, 3, 32, 32, requires_grad=True)
 """
 from .backend import device, manual_seed, gpu_available
-from .errors import ShapeError, DeviceError
+from .errors import ArgumentError, ShapeError, DeviceError
 from .autograd import no_grad, enable_grad, is_grad_enabled, Function
 from .tensor import (Tensor, tensor, zeros, ones, full, randn, rand, arange, zeros_like, ones_like,
                      float16, float32, float64, int32, int64, uint8, bool_)

@@ -106,7 +106,7 @@ class MaxPool2d(Function):
             return best
         # the kernel position of each window's maximum: a later position takes over only when
         # strictly larger (ties stay with the first) or NaN (the last NaN wins, as in PyTorch)
-        best = xp.maximum(slabs[0], slabs[0])  # a copy in the slabs' memory layout
+        best = _new_array(xp, slabs[0].shape, x.dtype, geometry.channels_last, fill=slabs[0])
         position = xp.zeros_like(best, dtype=xp.uint8 if len(slabs) <= 256 else xp.int32)  # best's layout too
         for k, slab in enumerate(slabs[1:], 1):
             takes_over = xp.greater(slab, best)
